@@ -1,0 +1,139 @@
+"""Costs on synaptic parameters, each with its gradient (MODEL.md §A4, §A8, §B3).
+
+A cost acts on one kind of parameter: the *reliability* costs on the noise
+level ``sigma``, the *magnitude* costs on the mean ``mu`` (or the expected
+strength ``m`` of a Bernoulli synapse). ``value(theta)`` sums over the two
+trailing (synapse) axes and returns one number per ensemble member;
+``grad(theta)`` is elementwise. Hyperparameters may be scalars or one value
+per ensemble member.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minisyn.ops import per_member
+
+__all__ = ["PowerLawCost", "L1Cost", "L2Cost", "EntropicCost", "sigma_bar", "reported_reliability_cost"]
+
+_SYNAPSE_AXES = (-2, -1)
+
+
+def _check_positive(name, value, strict=True):
+    v = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(v) | ((v <= 0) if strict else (v < 0))
+    if bad.any():
+        rule = "> 0" if strict else ">= 0"
+        raise ValueError(f"{name} must be finite and {rule}, got {value}")
+
+
+class _Cost:
+    target = "mu"   # which parameter it acts on: 'mu' or 'sigma'
+
+    def _h(self, value, theta, backend):
+        """``value`` shaped to broadcast against ``theta`` (cached per shape)."""
+        if np.ndim(value) == 0:
+            return float(value)
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (id(value), theta.ndim, backend.name, backend.dtype.name)
+        if key not in cache:
+            cache[key] = per_member(value, theta.ndim, backend)
+        return cache[key]
+
+
+class PowerLawCost(_Cost):
+    """Reliability cost ``c * sum_i sigma_i^-rho`` (MODEL.md §A4).
+
+    The "s-form" ``(1/rho) (s/sigma)^rho`` with ``s = (c rho)^(1/rho)`` is the
+    same cost: build it with :meth:`from_s`.
+
+    Parameters
+    ----------
+    c : float or sequence of float
+        Cost weight, ``>= 0``.
+    rho : float or sequence of float
+        Exponent, ``> 0`` (1/2, 2/3, 4/3 or 2 for the four mechanisms of §A2).
+    """
+
+    target = "sigma"
+
+    def __init__(self, c, rho):
+        _check_positive("c", c, strict=False)
+        _check_positive("rho", rho)
+        self.c, self.rho = c, rho
+
+    @classmethod
+    def from_s(cls, s, rho):
+        """The cost ``(1/rho) (s/sigma)^rho``, i.e. ``c = s^rho / rho``."""
+        _check_positive("s", s)
+        _check_positive("rho", rho)
+        return cls(np.asarray(s, float) ** np.asarray(rho, float) / np.asarray(rho, float), rho)
+
+    def _c_rho(self, sigma, backend):
+        return self._h(self.c, sigma, backend), self._h(self.rho, sigma, backend)
+
+    def value(self, sigma, backend):
+        c, rho = self._c_rho(sigma, backend)
+        return (c * sigma ** (-rho)).sum(axis=_SYNAPSE_AXES)
+
+    def grad(self, sigma, backend):
+        c, rho = self._c_rho(sigma, backend)
+        return -rho * c * sigma ** (-rho - 1.0)           # d/dsigma c sigma^-rho
+
+
+class EntropicCost(_Cost):
+    """Entropic cost ``-weight * sum_i log sigma_i`` (MODEL.md §A8): minus the entropy of Q."""
+
+    target = "sigma"
+
+    def __init__(self, weight=1.0):
+        _check_positive("weight", weight, strict=False)
+        self.weight = weight
+
+    def value(self, sigma, backend):
+        return -self._h(self.weight, sigma, backend) * backend.xp.log(sigma).sum(axis=_SYNAPSE_AXES)
+
+    def grad(self, sigma, backend):
+        return -self._h(self.weight, sigma, backend) / sigma
+
+
+class L1Cost(_Cost):
+    """Magnitude cost ``lam * sum_i |mu_i|`` (MODEL.md §A4; a Laplace prior, §A8)."""
+
+    def __init__(self, lam):
+        _check_positive("lambda", lam, strict=False)
+        self.lam = lam
+
+    def value(self, mu, backend):
+        return self._h(self.lam, mu, backend) * backend.xp.abs(mu).sum(axis=_SYNAPSE_AXES)
+
+    def grad(self, mu, backend):
+        return self._h(self.lam, mu, backend) * backend.xp.sign(mu)
+
+
+class L2Cost(_Cost):
+    """Weight decay ``(lam/2) * sum_i mu_i^2``, gradient ``lam * mu`` (MODEL.md §B3)."""
+
+    def __init__(self, lam):
+        _check_positive("lambda", lam, strict=False)
+        self.lam = lam
+
+    def value(self, mu, backend):
+        return 0.5 * self._h(self.lam, mu, backend) * (mu * mu).sum(axis=_SYNAPSE_AXES)
+
+    def grad(self, mu, backend):
+        return self._h(self.lam, mu, backend) * mu
+
+
+def sigma_bar(sigmas, backend):
+    """Reported noise level ``sqrt(mean_i sigma_i^2)`` over all synapses (§A4).
+
+    ``sigmas`` is a list of per-layer arrays ``(*E, out, in)``; returns shape ``E``.
+    """
+    total = sum((s * s).sum(axis=_SYNAPSE_AXES) for s in sigmas)
+    count = sum(s.shape[-1] * s.shape[-2] for s in sigmas)
+    return backend.xp.sqrt(total / count)
+
+
+def reported_reliability_cost(sigmas, rho, backend):
+    """Reported reliability cost ``sum_i (1/rho) sigma_i^-rho`` (``s = 1``, §A4)."""
+    return sum(PowerLawCost.from_s(1.0, rho).value(s, backend) for s in sigmas)

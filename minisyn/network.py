@@ -1,0 +1,275 @@
+"""Networks: a multilayer perceptron of stochastic synapses, and the perceptron.
+
+:class:`MLP` composes synaptic layers (:mod:`minisyn.layers`) with ReLU
+hidden units and a softmax output, and evaluates the whole objective of
+MODEL.md §A4 (cross-entropy plus costs) with its gradient. With ``ensemble=K``
+every array gains a leading axis of K independent networks that run through
+the same layer code.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minisyn.backend import get_backend
+from minisyn.layers import BernoulliLinear, GaussianLinear, Linear, Param, ReLU
+from minisyn.losses import cross_entropy, softmax
+from minisyn.ops import inverse_softplus, logistic, sum_to_shape
+
+__all__ = ["MLP", "Perceptron", "SYNAPSES"]
+
+SYNAPSES = ("gaussian", "bernoulli", "deterministic")
+
+
+def _seeds(seed, ensemble):
+    """One seed per ensemble member, or a single seed."""
+    if ensemble is None:
+        if np.ndim(seed) != 0:
+            raise ValueError("a list of seeds needs ensemble=K")
+        return int(seed)
+    if np.ndim(seed) == 0:
+        return [int(seed) + k for k in range(ensemble)]
+    seeds = [int(s) for s in seed]
+    if len(seeds) != ensemble:
+        raise ValueError(f"ensemble={ensemble} needs {ensemble} seeds, got {len(seeds)}")
+    return seeds
+
+
+class MLP:
+    """A feed-forward network of stochastic synapses.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, e.g. ``(784, 100, 100, 10)``.
+    synapse : {'gaussian', 'bernoulli', 'deterministic'}
+    backend : Backend, str or None
+    seed : int or sequence of int
+        Seeds the initial weights and the synaptic noise (one per member).
+    ensemble : int or None
+        Number K of independent networks sharing a leading axis.
+    scheme : {'weights', 'local'}
+        Gaussian sampling scheme (§A3).
+    noise : {'heterogeneous', 'homogeneous'}
+        Gaussian noise setting (§A4): a sigma per synapse or one per network.
+    bias : bool or None
+        Default: True for Gaussian and deterministic synapses, False for
+        Bernoulli synapses (§B1).
+    sigma_init, mu_init : float
+        Gaussian initial noise level and mean range (1e-4 and 0.1, §A4).
+    p_init : float
+        Bernoulli initial release probability (0.25, §B1).
+    release_p : float or None
+        Fixed forward release probability ("ghost" control, §B5).
+    """
+
+    def __init__(self, sizes, synapse="gaussian", backend=None, seed=0, ensemble=None,
+                 scheme="weights", noise="heterogeneous", bias=None, sigma_init=1e-4,
+                 mu_init=0.1, p_init=0.25, release_p=None):
+        sizes = [int(n) for n in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list at least two positive widths, got {sizes}")
+        if synapse not in SYNAPSES:
+            raise ValueError(f"synapse must be one of {SYNAPSES}, got {synapse!r}")
+        if noise not in ("heterogeneous", "homogeneous"):
+            raise ValueError(f"noise must be 'heterogeneous' or 'homogeneous', got {noise!r}")
+        if ensemble is not None and int(ensemble) < 1:
+            raise ValueError(f"ensemble must be a positive integer, got {ensemble}")
+        if not sigma_init > 0:
+            raise ValueError(f"sigma_init must be > 0, got {sigma_init}")
+        be = self.be = get_backend(backend)
+        xp = be.xp
+        self.sizes, self.synapse, self.noise, self.scheme = sizes, synapse, noise, scheme
+        self.ensemble = None if ensemble is None else int(ensemble)
+        self.lead = () if ensemble is None else (self.ensemble,)
+        self.seed = _seeds(seed, self.ensemble)
+        self.gen = be.generator(self.seed)
+        bias = synapse != "bernoulli" if bias is None else bias
+
+        shared_phi = None
+        if synapse == "gaussian" and noise == "homogeneous":
+            phi0 = inverse_softplus(sigma_init)
+            shared_phi = Param(xp.full(self.lead + (1, 1), phi0, dtype=be.dtype), "phi", xp)
+
+        self.synaptic, self.layers = [], []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            common = dict(backend=be, gen=self.gen, lead=self.lead, bias=bias)
+            if synapse == "gaussian":
+                layer = GaussianLinear(n_in, n_out, scheme=scheme, phi=shared_phi,
+                                       sigma_init=sigma_init, mu_init=mu_init, **common)
+            elif synapse == "bernoulli":
+                layer = BernoulliLinear(n_in, n_out, p_init=p_init, release_p=release_p, **common)
+            else:
+                layer = Linear(n_in, n_out, **common)
+            self.synaptic.append(layer)
+            self.layers.append(layer)
+            if i < len(sizes) - 2:
+                self.layers.append(ReLU(be))
+
+    # -- parameters ----------------------------------------------------------
+    def params(self):
+        """Unique trainable parameters (a shared phi appears once)."""
+        seen, out = set(), []
+        for layer in self.synaptic:
+            for p in layer.params:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+        return out
+
+    def zero_grad(self):
+        for p in self.params():
+            p.grad[...] = 0
+
+    def sigmas(self):
+        """Per-layer noise levels, broadcast to the weight shapes (Gaussian only)."""
+        xp = self.be.xp
+        return [xp.broadcast_to(layer.sigma(), layer.mu.shape) for layer in self.synaptic]
+
+    @property
+    def n_synapses(self):
+        return sum(int(np.prod(layer.weight_shape[len(self.lead):])) for layer in self.synaptic)
+
+    # -- passes --------------------------------------------------------------
+    def forward(self, x, mode="sample"):
+        """Logits ``(*E, B, n_out)`` for inputs ``(B, n_in)`` or ``(*E, B, n_in)``."""
+        for layer in self.layers:
+            x = layer.forward(x, mode)
+        return x
+
+    def backward(self, dL_dlogits):
+        """Accumulate every parameter gradient from ``dL/dlogits``."""
+        g = dL_dlogits
+        for layer in reversed(self.layers):
+            g = layer.backward(g)
+        return g
+
+    def objective(self, x, targets, n_train, costs=(), mode="sample"):
+        """Minibatch objective of MODEL.md §A4 and its gradient.
+
+        ``mean_batch CE + (sum of costs) / N``, one value per ensemble member.
+        Gradients are added into each ``Param.grad`` (call :meth:`zero_grad`
+        first).
+
+        Parameters
+        ----------
+        x : array of shape (B, n_in) or (*E, B, n_in)
+        targets : array of shape (B, C) or (*E, B, C)
+            One-hot labels.
+        n_train : int
+            Training-set size ``N``.
+        costs : sequence of cost objects (:mod:`minisyn.costs`)
+
+        Returns
+        -------
+        dict with ``'loss'`` (total), ``'ce'`` and ``'cost'``, each of shape E.
+        """
+        xp = self.be.xp
+        logits = self.forward(x, mode)
+        ce, dL_dlogits = cross_entropy(logits, targets, xp)
+        self.backward(dL_dlogits)
+        cost = self.add_costs(costs, n_train)
+        return {"loss": ce + cost, "ce": ce, "cost": cost, "logits": logits}
+
+    def add_costs(self, costs, n_train):
+        """Add ``(sum of costs) / N`` and its gradient; return the value."""
+        xp = self.be.xp
+        total = xp.zeros(self.lead, dtype=self.be.dtype)
+        for cost in costs:
+            for layer in self.synaptic:
+                if cost.target == "sigma":
+                    if not isinstance(layer, GaussianLinear):
+                        raise ValueError(f"{type(cost).__name__} needs Gaussian synapses")
+                    phi = layer.phi
+                    sigma = xp.broadcast_to(layer.sigma(), layer.mu.shape)
+                    total = total + cost.value(sigma, self.be) / n_train
+                    dC_dphi = cost.grad(sigma, self.be) * logistic(phi.value, xp) / n_train
+                    phi.grad += sum_to_shape(dC_dphi, phi.shape, xp)
+                else:
+                    theta = layer.params[0]
+                    total = total + cost.value(theta.value, self.be) / n_train
+                    theta.grad += cost.grad(theta.value, self.be) / n_train
+        return total
+
+    def predict_proba(self, x, mode="sample", samples=1):
+        """Class probabilities; with ``samples > 1``, the average over samples."""
+        xp = self.be.xp
+        probs = softmax(self.forward(x, mode), xp)
+        for _ in range(samples - 1):
+            probs = probs + softmax(self.forward(x, mode), xp)
+        return probs / samples
+
+    # -- saving --------------------------------------------------------------
+    def state(self):
+        """Host copies of every array, keyed ``layer{i}.{name}``."""
+        out = {}
+        for i, layer in enumerate(self.synaptic):
+            for p in layer.params:
+                out[f"layer{i}.{p.name}"] = self.be.to_numpy(p.value)
+            if isinstance(layer, BernoulliLinear):
+                out[f"layer{i}.p"] = self.be.to_numpy(layer.p)
+            if isinstance(layer, GaussianLinear):
+                out[f"layer{i}.sigma"] = self.be.to_numpy(layer.sigma())
+        return out
+
+    def load_state(self, state):
+        """Set parameters from :meth:`state` output (checking shapes)."""
+        for i, layer in enumerate(self.synaptic):
+            for p in layer.params:
+                key = f"layer{i}.{p.name}"
+                value = np.asarray(state[key])
+                if value.shape != tuple(p.value.shape):
+                    raise ValueError(f"{key}: expected shape {tuple(p.value.shape)}, got {value.shape}")
+                p.value[...] = self.be.asarray(value, dtype=self.be.dtype)
+            if isinstance(layer, BernoulliLinear):
+                layer.p[...] = self.be.asarray(np.asarray(state[f"layer{i}.p"]), dtype=self.be.dtype)
+
+
+class Perceptron:
+    """A one-layer perceptron with Bernoulli synapses, ``y = sign(sum_i w_i x_i)`` (MODEL.md §B6).
+
+    Expected strengths follow Rosenblatt's rule, ``eta * y * x`` on a mistake,
+    averaged over a group of patterns before each update; with ``stochastic``
+    synapses the update is passed to the presynaptic rule as ``g`` (so §B2
+    applies, with its ``(1 - p)`` factor), otherwise applied directly.
+
+    Parameters
+    ----------
+    n : int
+        Number of inputs N (capacity 2N patterns).
+    backend : Backend, str or None
+    seed : int
+    stochastic : bool
+        Bernoulli synapses with presynaptic plasticity, or a standard perceptron.
+    lr : float
+    rule_kwargs : dict
+        Passed to :class:`~minisyn.rules.PresynapticRule` (``d_up``, ``g_lim``, ...).
+    """
+
+    def __init__(self, n, backend=None, seed=0, stochastic=True, lr=1.0, p_init=0.25, rule_kwargs=None):
+        from minisyn.rules import PresynapticRule
+
+        be = self.be = get_backend(backend)
+        self.n, self.stochastic, self.lr = int(n), stochastic, lr
+        self.gen = be.generator(seed)
+        self.layer = BernoulliLinear(self.n, 1, be, self.gen, p_init=p_init if stochastic else 1.0)
+        self.layer.m.value[...] = 0
+        kwargs = dict(d_up=0.07, d_down=0.07, g_lim=1e-3, p_min=p_init, lr_factor=True)
+        kwargs.update(rule_kwargs or {})
+        self.rule = PresynapticRule([self.layer], lr, be, **kwargs) if stochastic else None
+
+    def predict(self, x, mode="sample"):
+        """``sign(w . x)`` for patterns ``(B, N)`` in {-1, +1}; returns ``(B,)``."""
+        a = self.layer.forward(x, mode)[..., 0]
+        return self.be.xp.where(a >= 0, 1.0, -1.0).astype(self.be.dtype)
+
+    def update(self, x, y):
+        """One Rosenblatt step averaged over the patterns ``x (B, N)``, labels ``y (B,)``."""
+        wrong = (self.predict(x) != y).astype(self.be.dtype)
+        # descent direction: minus the averaged Rosenblatt update eta y x on mistakes
+        g = -((wrong * y)[:, None] * x).mean(axis=0)[None, :]
+        if self.stochastic:
+            self.layer.m.grad[...] = g
+            self.rule.step()
+        else:
+            self.layer.m.value -= self.lr * g
+        return wrong.mean()

@@ -1,0 +1,77 @@
+"""Small array helpers shared by layers, costs and optimisers.
+
+Every function takes the array module ``xp`` explicitly or reads it from a
+:class:`~minisyn.backend.Backend`, so the same lines run on numpy, CuPy and the
+strict stand-in.
+
+Arrays may carry leading axes. A parameter of a single network has shape
+``(out, in)``; the same parameter of an ensemble of K networks has shape
+``(K, out, in)``. Layer code therefore transposes only the two trailing axes
+(:func:`T`) and reduces only over explicit trailing axes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["T", "softplus", "logistic", "inverse_softplus", "sum_to_shape", "per_member"]
+
+
+def T(a, xp):
+    """Swap the two trailing axes: ``W^T`` for a stack of matrices."""
+    return xp.swapaxes(a, -1, -2)
+
+
+def softplus(phi, xp):
+    """``log(1 + exp(phi))`` without overflow (MODEL.md §A3)."""
+    return xp.logaddexp(0.0, phi)
+
+
+def logistic(phi, xp):
+    """``1 / (1 + exp(-phi))``, the derivative of softplus (MODEL.md §A3).
+
+    Written as ``(1 + tanh(phi/2)) / 2``, which never overflows.
+    """
+    return 0.5 * (1.0 + xp.tanh(0.5 * phi))
+
+
+def inverse_softplus(sigma):
+    """The ``phi`` with ``softplus(phi) = sigma`` (a host scalar), for initialisation."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    return sigma + math.log(-math.expm1(-sigma))  # = log(exp(sigma) - 1), stable
+
+
+def sum_to_shape(g, shape, xp):
+    """Sum a broadcast gradient ``g`` back to ``shape``.
+
+    Where a parameter was broadcast in the forward pass (a homogeneous sigma of
+    shape ``(K, 1, 1)`` used for a ``(K, out, in)`` weight, say), its gradient
+    is the sum over the broadcast axes.
+    """
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def per_member(value, ndim, backend):
+    """A hyperparameter ready to broadcast against an ``ndim``-dimensional array.
+
+    A scalar stays a Python float. A sequence of K values (one per ensemble
+    member) becomes a backend array of shape ``(K, 1, ..., 1)`` with ``ndim``
+    axes, so that member k's arrays meet member k's value.
+    """
+    if np.ndim(value) == 0:
+        return float(value)
+    host = np.asarray(value, dtype=backend.dtype)
+    if host.ndim != 1:
+        raise ValueError(f"a per-member hyperparameter must be a scalar or 1-d, got shape {host.shape}")
+    return backend.asarray(host.reshape(host.shape + (1,) * (ndim - 1)))

@@ -1,0 +1,92 @@
+"""Optimisers with explicit state: SGD and Adam (MODEL.md §A5).
+
+Both update a list of :class:`~minisyn.layers.Param` in place from their
+``grad``. The learning rate may be a scalar or one value per ensemble member.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minisyn.ops import per_member
+
+__all__ = ["SGD", "Adam"]
+
+
+def _check_lr(lr):
+    v = np.asarray(lr, dtype=float)
+    if not (np.isfinite(v).all() and (v > 0).all()):
+        raise ValueError(f"learning rate must be finite and > 0, got {lr}")
+
+
+class SGD:
+    """Stochastic gradient descent ``theta <- theta - eta * f * g``.
+
+    Parameters
+    ----------
+    params : list of Param
+    lr : float or sequence of float
+        Base learning rate ``eta``.
+    backend : Backend
+    lr_factor : dict, optional
+        Maps ``id(param)`` to a callable returning that parameter's
+        learning-rate factor ``f`` (an array broadcastable to it), evaluated
+        at each step.
+    """
+
+    def __init__(self, params, lr, backend, lr_factor=None):
+        _check_lr(lr)
+        self.params, self.lr, self.be = list(params), lr, backend
+        self.lr_factor = dict(lr_factor or {})
+        self._eta = [per_member(lr, p.value.ndim, backend) for p in self.params]
+
+    def step(self):
+        for p, eta in zip(self.params, self._eta):
+            factor = self.lr_factor.get(id(p))
+            update = p.grad if factor is None else factor() * p.grad
+            p.value -= eta * update
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015), MODEL.md §A5; ``t`` counts steps from 1.
+
+    Parameters
+    ----------
+    params : list of Param
+    lr : float or sequence of float
+        Base learning rate ``eta`` (5e-4 in the first paper).
+    backend : Backend
+    b1, b2, eps : float
+    """
+
+    def __init__(self, params, lr, backend, b1=0.9, b2=0.999, eps=1e-8):
+        _check_lr(lr)
+        if not (0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
+            raise ValueError(f"Adam needs 0 <= b1, b2 < 1 and eps > 0, got {b1}, {b2}, {eps}")
+        xp = backend.xp
+        self.params, self.lr, self.be = list(params), lr, backend
+        self.b1, self.b2, self.eps = b1, b2, eps
+        self.t = 0                                                # steps taken
+        self.m = [xp.zeros_like(p.value) for p in self.params]   # first moment
+        self.v = [xp.zeros_like(p.value) for p in self.params]   # second moment
+        self._eta = [per_member(lr, p.value.ndim, backend) for p in self.params]
+
+    def step(self):
+        xp = self.be.xp
+        self.t += 1
+        c1 = 1.0 - self.b1**self.t                                # bias corrections
+        c2 = 1.0 - self.b2**self.t
+        for p, m, v, eta in zip(self.params, self.m, self.v, self._eta):
+            g = p.grad
+            m *= self.b1                                          # m = b1 m + (1-b1) g
+            m += (1.0 - self.b1) * g
+            v *= self.b2                                          # v = b2 v + (1-b2) g^2
+            v += (1.0 - self.b2) * (g * g)
+            # theta -= eta m_hat / (sqrt(v_hat) + eps)
+            p.value -= eta * (m / c1) / (xp.sqrt(v / c2) + self.eps)
+
+    def effective_lr(self, param):
+        """Per-synapse learning rate ``eta / (sqrt(v_hat) + eps)`` (§A5)."""
+        xp = self.be.xp
+        i = next(i for i, p in enumerate(self.params) if p is param)
+        c2 = 1.0 - self.b2 ** max(self.t, 1)
+        return self._eta[i] / (xp.sqrt(self.v[i] / c2) + self.eps)

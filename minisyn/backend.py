@@ -181,7 +181,9 @@ class Backend:
         """Copy host data (numpy array, list, scalar) into a backend array."""
         if self.name == "numpy":
             return np.asarray(a, dtype=dtype)
-        return self.xp.asarray(a if not hasattr(a, "dtype") else np.asarray(a), dtype=dtype)
+        if isinstance(a, (np.ndarray, np.generic, list, tuple, int, float)):
+            a = np.asarray(a)                       # host data: copied to the device below
+        return self.xp.asarray(a, dtype=dtype)      # a device array passes through
 
     def to_numpy(self, a):
         """Return a host numpy copy (or view, on numpy) of a backend array."""

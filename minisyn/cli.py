@@ -234,10 +234,11 @@ def run_train(args):
 
     backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
                       args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
-    out = prepare_out_dir(args.out, args.force)
     ds, (x, y), (x_test, y_test), val = load_data(args, backend)
     if args.sizes[0] != x.shape[1]:
         raise CLIError(f"--sizes starts with {args.sizes[0]} inputs but {args.dataset} has {x.shape[1]} features")
+    if args.batch_size > x.shape[0]:
+        raise CLIError(f"--batch-size {args.batch_size} is larger than the {x.shape[0]} training examples")
 
     net = MLP(args.sizes, args.synapse, backend, seed=args.seed, scheme=args.scheme, noise=args.noise,
               sigma_init=args.sigma_init, p_init=args.p_init)
@@ -251,6 +252,7 @@ def run_train(args):
         rule = dict(d_up=args.d_up, d_down=args.d_down, g_lim=args.g_lim, p_min=args.p_min,
                     p_freeze=args.p_freeze, lr_factor=args.consolidate)
     opt = make_optimizer(net, args.optimizer, args.lr, **rule)
+    out = prepare_out_dir(args.out, args.force)   # only once every input has been checked
 
     config = {k: v for k, v in vars(args).items() if k != "func"}
     config.update(backend=backend.name, dtype=backend.dtype.name, n_train=int(x.shape[0]),
@@ -264,7 +266,7 @@ def run_train(args):
         results["history"] = history
         save_json(out / "results.json", results)
         save_history_csv(out / "history.csv", history)
-        print(f"epoch {epoch:3d}  loss {history['loss'][-1]:.4f}  train acc {history['train_acc'][-1]:.4f}"
+        print(f"epoch {epoch:3d}  loss {history['loss'][-1]:.4f} (cross-entropy {history['ce'][-1]:.4f})  train acc {history['train_acc'][-1]:.4f}"
               + ("" if history["val_acc"][-1] is None else f"  val acc {history['val_acc'][-1]:.4f}")
               + f"  ({history['seconds'][-1]:.1f} s)")
 

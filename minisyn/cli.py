@@ -226,7 +226,7 @@ def run_train(args):
     sizes, optimizer, lr, batch = DEFAULTS[args.synapse]
     args.sizes = args.sizes or [int(v) for v in sizes.split(",")]
     args.optimizer = args.optimizer or optimizer
-    args.lr = args.lr if args.lr is not None else (lr if args.optimizer != "sgd" else 0.05)
+    args.lr = args.lr if args.lr is not None else (5e-4 if args.optimizer == "adam" else 0.05)
     args.batch_size = args.batch_size or batch
     for name in ("epochs", "batch_size", "eval_samples"):
         if getattr(args, name) < 1:

@@ -63,10 +63,12 @@ class _Synaptic:
             raise ValueError(
                 f"{type(self).__name__} expects {self.n_in} inputs on the last axis, got shape {tuple(x.shape)}"
             )
+        self._x_shape = x.shape   # a shared (B, n_in) input broadcast against ensemble weights
         return _with_bias(x, xp) if self.bias else x
 
     def _input_grad(self, dL_dxb):
-        return dL_dxb[..., :-1] if self.bias else dL_dxb
+        g = dL_dxb[..., :-1] if self.bias else dL_dxb
+        return sum_to_shape(g, self._x_shape, self.be.xp)  # a shared input collects every member's gradient
 
     @property
     def weight_shape(self):

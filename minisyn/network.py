@@ -181,13 +181,14 @@ class MLP:
                         raise ValueError(f"{type(cost).__name__} needs Gaussian synapses")
                     phi = layer.phi
                     sigma = xp.broadcast_to(layer.sigma(), layer.mu.shape)
-                    total = total + cost.value(sigma, self.be) / n_train
-                    dC_dphi = cost.grad(sigma, self.be) * logistic(phi.value, xp) / n_train
-                    phi.grad += sum_to_shape(dC_dphi, phi.shape, xp)
+                    value, dC_dsigma = cost.value_and_grad(sigma, self.be)
+                    dC_dphi = dC_dsigma * logistic(phi.value, xp)          # chain rule into phi
+                    phi.grad += sum_to_shape(dC_dphi, phi.shape, xp) / n_train
                 else:
                     theta = layer.params[0]
-                    total = total + cost.value(theta.value, self.be) / n_train
-                    theta.grad += cost.grad(theta.value, self.be) / n_train
+                    value, dC_dtheta = cost.value_and_grad(theta.value, self.be)
+                    theta.grad += dC_dtheta / n_train
+                total = total + value / n_train
         return total
 
     def predict_proba(self, x, mode="sample", samples=1):
@@ -203,10 +204,11 @@ class MLP:
         """Host copies of every array, keyed ``layer{i}.{name}``."""
         out = {}
         for i, layer in enumerate(self.synaptic):
+            # copies: on numpy, to_numpy returns a view of the live parameter
             for p in layer.params:
-                out[f"layer{i}.{p.name}"] = self.be.to_numpy(p.value)
+                out[f"layer{i}.{p.name}"] = np.array(self.be.to_numpy(p.value))
             if isinstance(layer, BernoulliLinear):
-                out[f"layer{i}.p"] = self.be.to_numpy(layer.p)
+                out[f"layer{i}.p"] = np.array(self.be.to_numpy(layer.p))
             if isinstance(layer, GaussianLinear):
                 out[f"layer{i}.sigma"] = self.be.to_numpy(layer.sigma())
         return out

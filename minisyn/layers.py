@@ -149,10 +149,28 @@ class GaussianLinear(_Synaptic):
             phi = Param(xp.full(self.weight_shape, phi0, dtype=backend.dtype), "phi", xp)
         self.phi = phi
         self.params = [self.mu, self.phi]
+        self._sigma = self._slope = None   # cached by forward for backward and the costs
 
     def sigma(self):
         """Per-synapse noise level, broadcastable to the weight shape."""
         return softplus(self.phi.value, self.be.xp)
+
+    def sigma_and_slope(self, cached=False):
+        """``sigma = softplus(phi)`` and ``dsigma/dphi = logistic(phi)``.
+
+        The slope is computed from sigma as ``exp(phi - sigma)`` (exact: with
+        ``sigma = log(1 + e^phi)``, ``phi - sigma = log(e^phi / (1 + e^phi))``),
+        two fast passes with full relative precision even for tiny sigma.
+        ``cached=True`` reuses the values of the last forward pass (valid
+        until the parameters change).
+        """
+        xp = self.be.xp
+        if cached and self._sigma is not None:
+            if self._slope is None:
+                self._slope = xp.exp(self.phi.value - self._sigma)
+            return self._sigma, self._slope
+        sigma = self.sigma()
+        return sigma, xp.exp(self.phi.value - sigma)
 
     def mean_weight(self):
         return self.mu.value
@@ -162,9 +180,10 @@ class GaussianLinear(_Synaptic):
         x = self._x = self._prepare_input(x, xp)
         self._mode = mode
         mu = self.mu.value
+        self._sigma = self._slope = None
         if mode == "mean":
             return x @ T(mu, xp)
-        sigma = self.sigma()
+        sigma = self._sigma = self.sigma()
         if self.scheme == "weights":
             self._xi = self.gen.normal(mu.shape)       # xi ~ N(0, 1), one per synapse
             self._W = mu + sigma * self._xi            # w = mu + sigma xi
@@ -190,11 +209,11 @@ class GaussianLinear(_Synaptic):
         else:
             tiny = xp.finfo(self._sv.dtype).tiny               # sv = 0 only where x = 0, whose terms vanish
             dL_dv = dL_da * self._eps / (2.0 * xp.maximum(self._sv, tiny))
-            sigma = self.sigma()
-            dL_dsigma = 2.0 * sigma * sum_to_shape(T(dL_dv, xp) @ (x * x), mu.shape, xp)
+            dL_dsigma = 2.0 * self._sigma * sum_to_shape(T(dL_dv, xp) @ (x * x), mu.shape, xp)
             dL_dx = dL_da @ mu.value + 2.0 * x * (dL_dv @ self._s2)
         # dL/dphi = dL/dsigma * logistic(phi); a shared phi sums over its uses
-        phi.grad += sum_to_shape(dL_dsigma * logistic(phi.value, xp), phi.shape, xp)
+        _, slope = self.sigma_and_slope(cached=True)
+        phi.grad += sum_to_shape(dL_dsigma * slope, phi.shape, xp)
         return self._input_grad(dL_dx)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from minisyn.backend import get_backend
 from minisyn.layers import BernoulliLinear, GaussianLinear, Linear, Param, ReLU
 from minisyn.losses import cross_entropy, softmax
-from minisyn.ops import inverse_softplus, logistic, sum_to_shape
+from minisyn.ops import inverse_softplus, sum_to_shape
 
 __all__ = ["MLP", "Perceptron", "SYNAPSES"]
 
@@ -167,12 +167,17 @@ class MLP:
         logits = self.forward(x, mode)
         ce, dL_dlogits = cross_entropy(logits, targets, xp)
         self.backward(dL_dlogits)
-        cost = self.add_costs(costs, n_train)
+        cost = self.add_costs(costs, n_train, cached=True)
         return {"loss": ce + cost, "ce": ce, "cost": cost, "logits": logits}
 
-    def add_costs(self, costs, n_train):
-        """Add ``(sum of costs) / N`` and its gradient; return the value."""
+    def add_costs(self, costs, n_train, cached=False):
+        """Add ``(sum of costs) / N`` and its gradient; return the value.
+
+        ``cached=True`` reuses each layer's sigma from the forward pass just
+        run (as :meth:`objective` does).
+        """
         xp = self.be.xp
+        inv_n = 1.0 / n_train
         total = xp.zeros(self.lead, dtype=self.be.dtype)
         for cost in costs:
             for layer in self.synaptic:
@@ -180,15 +185,18 @@ class MLP:
                     if not isinstance(layer, GaussianLinear):
                         raise ValueError(f"{type(cost).__name__} needs Gaussian synapses")
                     phi = layer.phi
-                    sigma = xp.broadcast_to(layer.sigma(), layer.mu.shape)
+                    sigma, slope = layer.sigma_and_slope(cached)
+                    sigma = xp.broadcast_to(sigma, layer.mu.shape)
                     value, dC_dsigma = cost.value_and_grad(sigma, self.be)
-                    dC_dphi = dC_dsigma * logistic(phi.value, xp)          # chain rule into phi
-                    phi.grad += sum_to_shape(dC_dphi, phi.shape, xp) / n_train
+                    dC_dsigma *= inv_n
+                    dC_dsigma *= slope                                     # chain rule into phi
+                    phi.grad += sum_to_shape(dC_dsigma, phi.shape, xp)
                 else:
                     theta = layer.params[0]
                     value, dC_dtheta = cost.value_and_grad(theta.value, self.be)
-                    theta.grad += dC_dtheta / n_train
-                total = total + value / n_train
+                    dC_dtheta *= inv_n
+                    theta.grad += dC_dtheta
+                total = total + value * inv_n
         return total
 
     def predict_proba(self, x, mode="sample", samples=1):

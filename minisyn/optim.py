@@ -69,20 +69,30 @@ class Adam:
         self.m = [xp.zeros_like(p.value) for p in self.params]   # first moment
         self.v = [xp.zeros_like(p.value) for p in self.params]   # second moment
         self._eta = [per_member(lr, p.value.ndim, backend) for p in self.params]
+        self._buf = [xp.empty_like(p.value) for p in self.params]  # scratch: no temporaries per step
 
     def step(self):
         xp = self.be.xp
         self.t += 1
         c1 = 1.0 - self.b1**self.t                                # bias corrections
         c2 = 1.0 - self.b2**self.t
-        for p, m, v, eta in zip(self.params, self.m, self.v, self._eta):
+        for p, m, v, eta, buf in zip(self.params, self.m, self.v, self._eta, self._buf):
             g = p.grad
             m *= self.b1                                          # m = b1 m + (1-b1) g
-            m += (1.0 - self.b1) * g
+            xp.multiply(g, 1.0 - self.b1, out=buf)
+            m += buf
             v *= self.b2                                          # v = b2 v + (1-b2) g^2
-            v += (1.0 - self.b2) * (g * g)
-            # theta -= eta m_hat / (sqrt(v_hat) + eps)
-            p.value -= eta * (m / c1) / (xp.sqrt(v / c2) + self.eps)
+            xp.multiply(g, g, out=buf)
+            buf *= 1.0 - self.b2
+            v += buf
+            # theta -= eta m_hat / (sqrt(v_hat) + eps), with m_hat = m/c1, v_hat = v/c2,
+            # computed in place as (eta/c1) m / (sqrt(v)/sqrt(c2) + eps)
+            xp.sqrt(v, out=buf)
+            buf *= 1.0 / c2**0.5
+            buf += self.eps
+            xp.divide(m, buf, out=buf)
+            buf *= eta / c1 if isinstance(eta, float) else eta * (1.0 / c1)
+            p.value -= buf
 
     def effective_lr(self, param):
         """Per-synapse learning rate ``eta / (sqrt(v_hat) + eps)`` (§A5)."""

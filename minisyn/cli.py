@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import importlib
 import io
 import json
 import os
@@ -25,6 +26,12 @@ DEFAULTS = {
     "deterministic": ("784,100,100,10", "adam", 5e-4, 20),
     "bernoulli": ("784,200,200,10", "presynaptic", 0.05, 100),
 }
+
+
+# Modules that add experiment subcommands: each has ``register(subparsers)``,
+# which adds its parser(s) with ``set_defaults(func=...)`` (using the helpers
+# below: add_data_options, add_run_options, prepare_out_dir, save_json, ...).
+EXPERIMENT_COMMANDS = []
 
 
 class CLIError(Exception):
@@ -190,6 +197,8 @@ def build_parser():
     add_data_options(p)
     add_run_options(p)
     p.set_defaults(func=run_train)
+    for module in EXPERIMENT_COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Experiments that reproduce the papers' figures (MODEL.md Parts A and B)."""

@@ -108,8 +108,10 @@ class Generator:
         theta = u[h:]
         theta *= 2.0 * np.pi                       # angle 2 pi u2
         z = xp.empty(2 * h, dtype=dtype)
-        xp.multiply(r, xp.cos(theta), out=z[:h])
-        xp.multiply(r, xp.sin(theta), out=z[h:])
+        xp.cos(theta, out=z[:h])
+        xp.sin(theta, out=z[h:])
+        z[:h] *= r
+        z[h:] *= r
         z = z[:n].reshape(shape)
         if out is None:
             return z

@@ -26,10 +26,19 @@ def T(a, xp):
 def softplus(phi, xp):
     """``log(1 + exp(phi))`` without overflow (MODEL.md §A3).
 
-    Written as ``max(phi, 0) + log1p(exp(-|phi|))``: the same function, no
-    overflow for large ``phi``, and much faster than ``logaddexp`` in numpy.
+    Written as ``max(phi, 0) + log1p(exp(-|phi|))``, with
+    ``max(phi, 0) = (phi + |phi|) / 2``: the same function, no overflow for
+    large ``phi``, and several times faster than ``logaddexp`` in numpy.
     """
-    return xp.maximum(phi, 0.0) + xp.log1p(xp.exp(-xp.abs(phi)))
+    if getattr(phi, "ndim", 0) == 0:                # scalars: the plain formula
+        return max(float(phi), 0.0) + math.log1p(math.exp(-abs(float(phi))))
+    a = xp.abs(phi)
+    out = xp.exp(-a)
+    xp.log1p(out, out=out)          # log1p(exp(-|phi|))
+    a += phi
+    a *= 0.5                        # max(phi, 0)
+    out += a
+    return out
 
 
 def logistic(phi, xp):

@@ -1,0 +1,103 @@
+"""The perceptron experiment of MODEL.md §B6 (Fig. 5b, c): the demo runs and
+writes finite results, and a perceptron memorises a small task."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minisyn.backend import Backend
+from minisyn.experiments.perceptron import (LIFELONG_RULE, make_tasks, patterns_for_load, task_accuracy,
+                                            train_lifelong)
+from minisyn.network import Perceptron
+
+DEMO = Path(__file__).resolve().parents[1] / "demos" / "fig5bc_perceptron.py"
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location("fig5bc_perceptron", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_demo_writes_finite_figures_and_tables(tmp_path, capsys):
+    demo = load_demo()
+    out = tmp_path / "fig5bc"
+    assert demo.main(["--out", str(out), "--seeds", "2", "--n-inputs", "100"]) == 0
+    for name in ("fig5bc_perceptron.png", "fig5bc_perceptron.pdf", "results.json", "first_task.csv",
+                 "final_accuracy.csv", "load_sweep.csv"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "results.json").read_text())
+    for model in ("stochastic", "standard"):
+        first = results["summary"][model]["first_task_after_last"]
+        assert 0 <= first["mean"] <= 1 and np.isfinite(first["sd"])
+        assert np.array(results["per_seed"][model]["matrix"]).shape == (2, 5, 5)
+    for name in ("first_task.csv", "final_accuracy.csv", "load_sweep.csv"):
+        rows = list(csv.reader((out / name).read_text().splitlines()))
+        values = np.array(rows[1:], dtype=float)
+        assert values.size and np.isfinite(values).all(), name
+    assert len(rows) - 1 == len(demo.QUICK_LOADS)
+    printed = capsys.readouterr().out
+    assert "first-task accuracy at the end of task 5" in printed and "±" in printed
+
+
+def test_demo_refuses_to_overwrite_results_without_force(tmp_path):
+    demo = load_demo()
+    (tmp_path / "results.json").write_text("{}")
+    assert demo.main(["--out", str(tmp_path), "--seeds", "1", "--n-inputs", "20"]) == 2
+    assert (tmp_path / "results.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("stochastic", [False, True], ids=["standard", "stochastic"])
+@given(n=st.integers(20, 80), groups=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_perceptron_memorises_a_single_small_task_to_full_training_accuracy(stochastic, n, groups, seed):
+    """Load at most 15 / 40 of capacity: separable, learned within 60 passes (mean weights)."""
+    be = Backend("numpy", "float64")
+    n_patterns = 5 * groups
+    xs, ys = make_tasks(1, n_patterns, n, seed)
+    x, y = be.floats(xs[0]), be.floats(ys[0])
+    net = Perceptron(n, be, seed=seed, stochastic=stochastic, rule_kwargs=LIFELONG_RULE)
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        order = rng.permutation(n_patterns)
+        for start in range(0, n_patterns, 5):
+            idx = be.asarray(order[start:start + 5])
+            net.update(x[idx], y[idx])
+        if task_accuracy(net, x, y, "mean") == 1.0:
+            break
+    assert task_accuracy(net, x, y, "mean") == 1.0
+
+
+def test_standard_perceptron_update_is_the_averaged_rosenblatt_step():
+    """§B6: m <- m + eta mean(wrong y x); from m = 0 every pattern counts as y = +1."""
+    be = Backend("numpy", "float64")
+    net = Perceptron(3, be, stochastic=False, lr=0.5)
+    x = be.floats([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]])
+    y = be.floats([-1.0, 1.0])
+    assert float(net.update(x, y)) == 0.5        # pattern 1 (label -1) is wrong at m = 0
+    np.testing.assert_allclose(net.layer.m.value, 0.5 * (-1.0) * np.array([[1.0, -1.0, 1.0]]) / 2, rtol=1e-15)
+
+
+def test_train_lifelong_reports_consistent_shapes_and_ranges():
+    be = Backend("numpy", "float64")
+    r = train_lifelong(n_inputs=30, n_tasks=3, n_patterns=10, passes=4, seed=1, backend=be)
+    assert r["first_task"].shape == r["train_error"].shape == (12,)
+    assert r["matrix"].shape == (3, 3)
+    assert ((r["matrix"] >= 0) & (r["matrix"] <= 1)).all()
+    assert r["mean_accuracy"] == pytest.approx(r["matrix"][-1].mean())
+    assert 0.25 <= r["mean_p"] <= 1.0
+    with pytest.raises(ValueError, match="multiple of the group size"):
+        train_lifelong(n_inputs=30, n_patterns=12, backend=be)
+
+
+def test_patterns_for_load_inverts_the_load_definition():
+    assert patterns_for_load(0.25, 1000, 5) == 100      # the paper's setting: 500 patterns, capacity 2000
+    assert patterns_for_load(1.0, 1000, 5) == 400
+    assert patterns_for_load(1e-6, 1000, 5) == 5

@@ -17,7 +17,7 @@ parameters collect every use) and returns ``dL_dx``.
 """
 from __future__ import annotations
 
-from minisyn.ops import T, logistic, softplus, sum_to_shape
+from minisyn.ops import T, softplus, sum_to_shape
 
 __all__ = ["Param", "Linear", "GaussianLinear", "BernoulliLinear", "ReLU", "Sign"]
 

@@ -31,7 +31,10 @@ DEFAULTS = {
 # Modules that add experiment subcommands: each has ``register(subparsers)``,
 # which adds its parser(s) with ``set_defaults(func=...)`` (using the helpers
 # below: add_data_options, add_run_options, prepare_out_dir, save_json, ...).
-EXPERIMENT_COMMANDS = []
+EXPERIMENT_COMMANDS = [
+    "minisyn.experiments.tradeoff",
+    "minisyn.experiments.importance",
+]
 
 
 class CLIError(Exception):

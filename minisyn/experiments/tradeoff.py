@@ -1,0 +1,418 @@
+"""The accuracy / noise / energy tradeoff sweep (MODEL.md §A4; Figs. 2 and 3 of the first paper).
+
+For every reliability-cost exponent ``rho``, cost weight ``c`` and noise
+setting (heterogeneous: a sigma per synapse; homogeneous: one sigma per
+network) a Gaussian-synapse MLP is trained on
+
+    mean_batch CE + (lambda sum_i |mu_i| + c sum_i sigma_i^-rho) / N        (§A4)
+
+and measured on the test set:
+
+- test accuracy with sampled weights (one noise sample per evaluation batch),
+  with mean weights ``w = mu``, and of the predictive distribution averaged
+  over ``S`` samples (:func:`minisyn.train.evaluate`);
+- the noise level ``sigma_bar = sqrt(mean_i sigma_i^2)`` (:func:`minisyn.costs.sigma_bar`);
+- the reported reliability cost ``sum_i (1/rho) sigma_i^-rho`` (``s = 1``,
+  :func:`minisyn.costs.reported_reliability_cost`), one ``rho`` per network.
+
+Networks that share a noise setting train together as one ensemble,
+``MLP(..., ensemble=K, seed=[...])``, each member with its own ``(c, rho)``
+passed as arrays to :class:`~minisyn.costs.PowerLawCost`. Member ``k`` sees the
+same random numbers as a lone network with its seed, so an ensemble's result
+for a network equals that network trained alone.
+
+Every finished network is saved as ``<out>/runs/<key>.json`` (atomically);
+running the same command again skips networks already saved (resume).
+``minisyn sweep`` (the command line) and ``demos/fig2_fig3_tradeoff.py`` call
+:func:`run_sweep`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["RHOS", "NOISES", "c_grid", "run_key", "load_arrays", "train_ensemble", "run_sweep",
+           "write_csv", "plot_sweep", "register", "PAPER_SETTINGS"]
+
+RHOS = (0.5, 2.0 / 3.0, 4.0 / 3.0, 2.0)
+NOISES = ("heterogeneous", "homogeneous")
+RHO_NAMES = {0.5: "1/2", 2.0 / 3.0: "2/3", 4.0 / 3.0: "4/3", 2.0: "2"}
+
+# The paper's sweep (MODEL.md §A4): c = 10^(-3 + 0.25 k), k = 0..29; 50 epochs of
+# minibatches of 20 with Adam at 5e-4, lambda = 1e-4, on full MNIST.
+PAPER_SETTINGS = dict(dataset="mnist", sizes=(784, 100, 100, 10), rhos=RHOS, c_min=1e-3, c_max=10 ** 4.25,
+                      n_c=30, noises=NOISES, epochs=50, batch_size=20, lr=5e-4, lam=1e-4)
+# Quick defaults: the embedded 5,000-digit sample, a coarse c grid, 2 epochs.
+QUICK_SETTINGS = dict(dataset="embedded", sizes=(784, 100, 100, 10), rhos=(0.5, 2.0), c_min=1e-3, c_max=1e2,
+                      n_c=4, noises=NOISES, epochs=2, batch_size=20, lr=5e-4, lam=1e-4)
+
+
+def c_grid(c_min=1e-3, c_max=10 ** 4.25, n_c=30):
+    """``n_c`` log-spaced cost weights from ``c_min`` to ``c_max`` (the paper: 1e-3 .. 10^4.25, 30 values)."""
+    if not (0 < c_min <= c_max) or int(n_c) < 1:
+        raise ValueError(f"need 0 < c_min <= c_max and n_c >= 1, got {c_min}, {c_max}, {n_c}")
+    if int(n_c) == 1:
+        return np.array([float(c_min)])
+    return np.logspace(np.log10(c_min), np.log10(c_max), int(n_c))
+
+
+def rho_label(rho):
+    for value, name in RHO_NAMES.items():
+        if abs(rho - value) < 1e-9:
+            return name
+    return f"{rho:g}"
+
+
+def run_key(noise, rho, c, seed):
+    """File-name-safe key of one network of the sweep."""
+    return f"{noise[:3]}_rho{rho:.6g}_c{c:.6e}_seed{seed}".replace("+", "")
+
+
+def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train_limit=None, seed=0):
+    """Training and test arrays on ``backend`` (as ``minisyn train`` loads them).
+
+    ``train_limit`` keeps a seeded random subset of that many training examples.
+    Returns ``(x, y, x_test, y_test, dataset)``.
+    """
+    from minisyn import datasets
+    from minisyn.train import prepare_arrays
+
+    ds = datasets.load_dataset(dataset, data_dir=data_dir, download=download)
+    x_train, y_train = datasets.preprocess(ds.x_train), ds.y_train
+    if train_limit is not None:
+        if int(train_limit) < 1:
+            raise ValueError(f"train_limit must be >= 1, got {train_limit}")
+        keep = np.random.default_rng(seed).permutation(len(y_train))[: int(train_limit)]
+        x_train, y_train = x_train[keep], y_train[keep]
+    x, y = prepare_arrays(x_train, y_train, backend)
+    xt, yt = prepare_arrays(datasets.preprocess(ds.x_test), ds.y_test, backend)
+    return x, y, xt, yt, ds
+
+
+def train_ensemble(backend, x, y, x_test, y_test, *, noise, cs, rhos, sizes, epochs, batch_size, lr, lam,
+                   seed=0, scheme="weights", eval_samples=10, sigma_init=1e-4, progress=False):
+    """Train one ensemble of ``len(cs)`` networks (member k: cost weight ``cs[k]``, exponent ``rhos[k]``).
+
+    Every member has seed ``seed`` (the same initial weights and noise stream as
+    a lone ``MLP(sizes, seed=seed)``); the example order is seeded by ``seed`` too.
+
+    Returns a list of per-network result dicts (host numbers).
+    """
+    from minisyn.costs import L1Cost, PowerLawCost, reported_reliability_cost, sigma_bar
+    from minisyn.network import MLP
+    from minisyn.optim import Adam
+    from minisyn.train import TrainingDiverged, evaluate, train
+
+    K = len(cs)
+    net = MLP(sizes, "gaussian", backend, seed=[seed] * K, ensemble=K, scheme=scheme, noise=noise,
+              sigma_init=sigma_init)
+    costs = [PowerLawCost(np.asarray(cs, float), np.asarray(rhos, float)), L1Cost(lam)]
+    opt = Adam(net.params(), lr, backend)
+    t0 = time.perf_counter()
+    status = "finished"
+    try:
+        history = train(net, opt, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed,
+                        progress=progress)
+    except TrainingDiverged as err:
+        status, history = "diverged", err.history
+    seconds = time.perf_counter() - t0
+    steps = max(1, epochs * (x.shape[0] // batch_size))
+    test = evaluate(net, x_test, y_test, samples=eval_samples)
+    sigmas = net.sigmas()
+    sbar = backend.to_numpy(sigma_bar(sigmas, backend))
+    records = []
+    for k in range(K):
+        # the reported cost uses member k's own rho (s = 1): sum_i (1/rho_k) sigma_i^-rho_k
+        rel = backend.scalar(reported_reliability_cost([s[k] for s in sigmas], float(rhos[k]), backend))
+        records.append({
+            "key": run_key(noise, float(rhos[k]), float(cs[k]), seed),
+            "status": status, "noise": noise, "rho": float(rhos[k]), "c": float(cs[k]), "seed": int(seed),
+            "test_accuracy": {m: float(v[k]) for m, v in test.items()},
+            "sigma_bar": float(sbar[k]),
+            "reliability_cost": rel,
+            "final_loss": history["loss"][-1][k] if history["loss"] else None,
+            "final_ce": history["ce"][-1][k] if history["ce"] else None,
+            "final_train_acc": history["train_acc"][-1][k] if history["train_acc"] else None,
+            "ensemble_size": K, "train_seconds": seconds, "ms_per_step": 1e3 * seconds / steps,
+        })
+    return records
+
+
+def _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, backend, eval_samples,
+              sigma_init):
+    """Everything besides (noise, rho, c, seed) that a saved run must match to be reused."""
+    return {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
+            "lr": float(lr), "lambda": float(lam), "scheme": scheme, "dataset": dataset,
+            "train_limit": train_limit, "dtype": backend.dtype.name, "eval_samples": int(eval_samples),
+            "sigma_init": float(sigma_init)}
+
+
+def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e2, n_c=4, noises=NOISES,
+              sizes=(784, 100, 100, 10), epochs=2, batch_size=20, lr=5e-4, lam=1e-4, ensemble_size=16,
+              seed=0, scheme="weights", eval_samples=10, sigma_init=1e-4, dataset="embedded", data_dir=None, download=True,
+              train_limit=None, backend=None, force=False, progress=True, plot=True, log=print):
+    """Train (or resume) the sweep into ``out``; write the CSV and the figures.
+
+    Parameters
+    ----------
+    out : path
+        Output folder; ``runs/`` inside holds one JSON per network.
+    cs : sequence of float, optional
+        The cost weights; default ``c_grid(c_min, c_max, n_c)``.
+    ensemble_size : int
+        The most networks trained at once (memory grows with it).
+    force : bool
+        Retrain networks already saved.
+
+    Returns
+    -------
+    dict with ``'records'`` (one per network, sorted), ``'trained'`` (the number
+    trained by this call), ``'skipped'`` and the output paths.
+    """
+    from tqdm.auto import tqdm
+
+    from minisyn.backend import get_backend
+    from minisyn.cli import save_json
+
+    be = get_backend(backend)
+    rhos = [float(r) for r in rhos]
+    cs = [float(c) for c in (c_grid(c_min, c_max, n_c) if cs is None else cs)]
+    for n in noises:
+        if n not in NOISES:
+            raise ValueError(f"noise must be one of {NOISES}, got {n!r}")
+    if int(ensemble_size) < 1 or int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError("ensemble_size, epochs and batch_size must be >= 1")
+    out = Path(out)
+    runs_dir = out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+
+    settings = _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, be, eval_samples,
+                         sigma_init)
+    plan = [(noise, rho, c) for noise in noises for rho in rhos for c in cs]
+    todo, done = [], {}
+    for noise, rho, c in plan:
+        path = runs_dir / f"{run_key(noise, rho, c, seed)}.json"
+        if path.exists() and not force:
+            rec = json.loads(path.read_text())
+            if rec.get("settings") != settings:
+                raise ValueError(f"{path} was trained with other settings ({rec.get('settings')}); "
+                                 "use another output folder, or force to retrain")
+            done[rec["key"]] = rec
+        else:
+            todo.append((noise, rho, c))
+    if todo:
+        x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed)
+        if x.shape[1] != sizes[0]:
+            raise ValueError(f"sizes start with {sizes[0]} inputs but {dataset} has {x.shape[1]} features")
+        if batch_size > x.shape[0]:
+            raise ValueError(f"batch size {batch_size} is larger than the {x.shape[0]} training examples")
+    log(f"sweep: {len(plan)} networks ({len(done)} already saved in {runs_dir}, {len(todo)} to train), "
+        f"ensembles of up to {ensemble_size}")
+    trained = 0
+    bar = tqdm(total=len(todo), disable=not progress, unit="net", desc="sweep")
+    try:
+        for noise in noises:
+            group = [t for t in todo if t[0] == noise]
+            for start in range(0, len(group), int(ensemble_size)):
+                chunk = group[start:start + int(ensemble_size)]
+                records = train_ensemble(be, x, y, xt, yt, noise=noise, cs=[t[2] for t in chunk],
+                                         rhos=[t[1] for t in chunk], sizes=sizes, epochs=epochs,
+                                         batch_size=batch_size, lr=lr, lam=lam, seed=seed, scheme=scheme,
+                                         eval_samples=eval_samples, sigma_init=sigma_init)
+                for rec in records:
+                    rec["settings"] = settings
+                    save_json(runs_dir / f"{rec['key']}.json", rec)
+                    done[rec["key"]] = rec
+                trained += len(records)
+                bar.update(len(records))
+                bar.set_postfix(ms_per_step=f"{records[0]['ms_per_step']:.1f}")
+    finally:
+        bar.close()
+    records = [done[run_key(n, r, c, seed)] for n, r, c in plan]
+    write_csv(out / "sweep.csv", records)
+    figures = plot_sweep(records, out) if plot else []
+    summary = {"settings": settings, "rhos": rhos, "cs": cs, "noises": list(noises), "seed": seed,
+               "ensemble_size": int(ensemble_size), "backend": be.name, "networks": len(plan),
+               "trained_this_call": trained, "runs": [r["key"] for r in records]}
+    save_json(out / "sweep.json", summary)
+    return {"records": records, "trained": trained, "skipped": len(plan) - trained,
+            "csv": out / "sweep.csv", "figures": figures, "summary": summary}
+
+
+CSV_COLUMNS = ("key", "noise", "rho", "c", "seed", "status", "acc_sampled", "acc_mean", "acc_predictive",
+               "sigma_bar", "reliability_cost", "final_loss", "final_ce", "final_train_acc", "ms_per_step")
+
+
+def write_csv(path, records):
+    from minisyn.cli import atomic_write
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for r in records:
+        acc = r["test_accuracy"]
+        row = dict(r, acc_sampled=acc["sampled"], acc_mean=acc["mean"], acc_predictive=acc["predictive"])
+        w.writerow([repr(row[k]) if isinstance(row[k], float) else row[k] for k in CSV_COLUMNS])
+    atomic_write(path, buf.getvalue())
+
+
+COLOURS = {"heterogeneous": "tab:green", "homogeneous": "0.5"}
+
+
+def _series(records, noise, rho, xkey, ykey):
+    rows = [r for r in records if r["noise"] == noise and abs(r["rho"] - rho) < 1e-12]
+    get = {"acc": lambda r: r["test_accuracy"]["sampled"]}
+    xs = np.array([get.get(xkey, lambda r: r[xkey])(r) for r in rows], float)
+    ys = np.array([get.get(ykey, lambda r: r[ykey])(r) for r in rows], float)
+    order = np.argsort(xs)
+    return xs[order], ys[order]
+
+
+def plot_sweep(records, out):
+    """Fig. 2 (accuracy and sigma_bar against c) and Fig. 3 (accuracy against sigma_bar,
+    reliability cost against sigma_bar, accuracy against reliability cost), one
+    column per rho, both noise settings on the same axes. Returns the file paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    rhos = sorted({r["rho"] for r in records})
+    noises = [n for n in NOISES if any(r["noise"] == n for r in records)]
+    labels = {"c": "cost weight c", "acc": "test accuracy (sampled)", "sigma_bar": r"$\bar\sigma$",
+              "reliability_cost": r"reliability cost $\sum_i \sigma_i^{-\rho}/\rho$"}
+    figs = {
+        "fig2_accuracy_sigma_vs_c": [("c", "acc", "log", "linear"), ("c", "sigma_bar", "log", "log")],
+        "fig3_tradeoffs": [("sigma_bar", "acc", "log", "linear"),
+                           ("sigma_bar", "reliability_cost", "log", "log"),
+                           ("reliability_cost", "acc", "log", "linear")],
+    }
+    paths = []
+    for stem, rows in figs.items():
+        ncol = len(rhos)
+        fig, axes = plt.subplots(len(rows), ncol, figsize=(3.2 * ncol + 0.4, 2.7 * len(rows)),
+                                 squeeze=False, constrained_layout=True)
+        for j, rho in enumerate(rhos):
+            for i, (xk, yk, xs, ys) in enumerate(rows):
+                ax = axes[i, j]
+                for noise in noises:
+                    xv, yv = _series(records, noise, rho, xk, yk)
+                    ok = np.isfinite(xv) & np.isfinite(yv) & ((xv > 0) if xs == "log" else True)
+                    ax.plot(xv[ok], yv[ok], "o-", ms=3, color=COLOURS[noise], label=noise)
+                ax.set_xscale(xs)
+                ax.set_yscale(ys)
+                ax.set_xlabel(labels[xk])
+                if j == 0:
+                    ax.set_ylabel(labels[yk])
+                if i == 0:
+                    ax.set_title(rf"$\rho$ = {rho_label(rho)}")
+        axes[0, 0].legend(fontsize=8, frameon=False)
+        for ext in ("png", "pdf"):
+            fig.savefig(out / f"{stem}.{ext}", dpi=110)
+            paths.append(out / f"{stem}.{ext}")
+        plt.close(fig)
+    return paths
+
+
+# -- the command line -------------------------------------------------------------
+def _floats(text):
+    try:
+        return [float(eval_fraction(v)) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def eval_fraction(text):
+    """``'2/3'`` or ``'0.5'`` as a float."""
+    text = text.strip()
+    if "/" in text:
+        a, b = text.split("/")
+        return float(a) / float(b)
+    return float(text)
+
+
+def register(sub):
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
+
+    q = QUICK_SETTINGS
+    p = sub.add_parser(
+        "sweep", formatter_class=_Formatter,
+        help="the accuracy / noise / reliability-cost tradeoff sweep (Figs. 2 and 3)",
+        description="Train Gaussian-synapse networks over a grid of reliability-cost exponents rho, cost "
+                    "weights c and noise settings (MODEL.md §A4); plot accuracy and sigma_bar against c "
+                    "(Fig. 2) and accuracy / reliability cost against sigma_bar (Fig. 3).\n\n"
+                    "Networks sharing a noise setting train together as ensembles. Each finished network "
+                    "is saved in <out>/runs/; running the same command again resumes. Writes sweep.csv, "
+                    "sweep.json and the figures (PNG, PDF) to --out.",
+        epilog="examples:\n"
+               "  minisyn sweep                                  # quick: embedded data, 2 epochs\n"
+               "  minisyn sweep --dataset mnist --data-dir DIR --rho 1/2,2/3,4/3,2 \\\n"
+               "      --c-min 1e-3 --c-max 17782.8 --n-c 30 --epochs 50   # the paper's sweep\n")
+    g = p.add_argument_group("sweep")
+    g.add_argument("--rho", type=_floats, default=list(q["rhos"]),
+                   help="reliability-cost exponents, comma separated (fractions allowed: 1/2,2/3,4/3,2)")
+    g.add_argument("--c-min", type=float, default=q["c_min"], help="smallest cost weight c")
+    g.add_argument("--c-max", type=float, default=q["c_max"], help="largest cost weight c (paper: 10^4.25)")
+    g.add_argument("--n-c", type=int, default=q["n_c"], help="number of log-spaced c values (paper: 30)")
+    g.add_argument("--noise", choices=NOISES + ("both",), default="both", help="noise setting(s)")
+    g.add_argument("--ensemble-size", type=int, default=16, help="most networks trained at once")
+    g = p.add_argument_group("network and training")
+    g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
+    g.add_argument("--scheme", choices=("weights", "local"), default="weights", help="Gaussian sampling scheme")
+    g.add_argument("--epochs", type=int, default=q["epochs"], help="epochs per network (paper: 50)")
+    g.add_argument("--batch-size", type=int, default=q["batch_size"], help="minibatch size")
+    g.add_argument("--lr", type=float, default=q["lr"], help="Adam learning rate")
+    g.add_argument("--lambda", dest="lam", type=float, default=q["lam"], help="L1 magnitude cost weight")
+    g.add_argument("--sigma-init", type=float, default=1e-4,
+                   help="initial sigma (paper: 1e-4). Adam moves phi = softplus^-1(sigma) by at most about "
+                        "--lr per step, so short runs need a larger --lr or --sigma-init for sigma to move")
+    g.add_argument("--eval-samples", type=int, default=10, help="samples S of the predictive accuracy")
+    add_data_options(p)
+    add_run_options(p)
+    for action in p._actions:
+        if action.dest == "out":
+            action.help = "output folder (default: runs/sweep); rerunning into it resumes"
+        if action.dest == "force":
+            action.help = "retrain networks already saved in --out"
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args):
+    from minisyn.backend import Backend
+    from minisyn.cli import CLIError
+
+    if args.val_fraction:
+        raise CLIError("--val-fraction is not used by the sweep (networks are measured on the test set)")
+    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
+                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    out = Path(args.out or "runs/sweep")
+    noises = NOISES if args.noise == "both" else (args.noise,)
+    result = run_sweep(out, rhos=args.rho, c_min=args.c_min, c_max=args.c_max, n_c=args.n_c, noises=noises,
+                       sizes=args.sizes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       lam=args.lam, ensemble_size=args.ensemble_size, seed=args.seed, scheme=args.scheme,
+                       eval_samples=args.eval_samples, sigma_init=args.sigma_init, dataset=args.dataset, data_dir=args.data_dir,
+                       download=not args.no_download, train_limit=args.train_limit, backend=backend,
+                       force=args.force, progress=not args.no_progress,
+                       log=lambda m: print(m, file=sys.stderr))
+    print_table(result["records"])
+    print(f"trained {result['trained']}, reused {result['skipped']}; results in {out}/ "
+          f"(runs/, sweep.csv, sweep.json, fig2_*.png/pdf, fig3_*.png/pdf)")
+    return 0
+
+
+def print_table(records, file=None):
+    print(f"{'noise':>13s} {'rho':>5s} {'c':>10s} {'acc':>7s} {'acc_mean':>8s} {'sigma_bar':>10s} {'rel_cost':>11s}",
+          file=file)
+    for r in records:
+        a = r["test_accuracy"]
+        print(f"{r['noise']:>13s} {rho_label(r['rho']):>5s} {r['c']:10.3e} {a['sampled']:7.4f} {a['mean']:8.4f} "
+              f"{r['sigma_bar']:10.4g} {r['reliability_cost']:11.4g}", file=file)

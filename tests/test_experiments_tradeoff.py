@@ -1,0 +1,128 @@
+"""The tradeoff sweep (Figs. 2, 3) and the importance analysis (Fig. 5): tiny end-to-end runs."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minisyn.backend import Backend
+from minisyn.experiments import importance, tradeoff
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(sizes=(784, 16, 10), epochs=1, batch_size=20, train_limit=100, lr=5e-3, lam=1e-4,
+            sigma_init=1e-2, eval_samples=2, progress=False, log=lambda m: None)
+
+
+def _demo(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "demos" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_sweep_writes_runs_csv_figures_and_resumes(tmp_path, monkeypatch):
+    be = Backend("numpy", "float32")
+    res = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2, 1e1], backend=be, **TINY)
+    assert res["trained"] == 4 and res["skipped"] == 0
+    runs = sorted((tmp_path / "runs").glob("*.json"))
+    assert len(runs) == 4
+    for rec in res["records"]:
+        vals = [rec["sigma_bar"], rec["reliability_cost"], *rec["test_accuracy"].values()]
+        assert np.all(np.isfinite(vals)), rec
+        assert 0 <= rec["test_accuracy"]["sampled"] <= 1 and rec["sigma_bar"] > 0
+    assert {r["noise"] for r in res["records"]} == {"heterogeneous", "homogeneous"}
+    with open(tmp_path / "sweep.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 and all(np.isfinite(float(r["acc_sampled"])) for r in rows)
+    for stem in ("fig2_accuracy_sigma_vs_c", "fig3_tradeoffs"):
+        for ext in ("png", "pdf"):
+            assert (tmp_path / f"{stem}.{ext}").stat().st_size > 0
+
+    # resume: the same call trains nothing and leaves the run files untouched
+    mtimes = {p.name: p.stat().st_mtime_ns for p in runs}
+    calls = []
+    monkeypatch.setattr(tradeoff, "train_ensemble", lambda *a, **k: calls.append(1) or [])
+    res2 = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2, 1e1], backend=be, **TINY)
+    assert res2["trained"] == 0 and not calls
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")} == mtimes
+    assert [r["key"] for r in res2["records"]] == [r["key"] for r in res["records"]]
+    # other settings into the same folder are refused, not mixed
+    with pytest.raises(ValueError, match="other settings"):
+        tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2, 1e1], backend=be, **dict(TINY, epochs=2))
+
+
+def test_ensemble_member_equals_lone_network(tmp_path):
+    """Member k of an ensemble (its own c and rho) gives the results of that network trained alone."""
+    from minisyn.costs import L1Cost, PowerLawCost, reported_reliability_cost, sigma_bar
+    from minisyn.network import MLP
+    from minisyn.optim import Adam
+    from minisyn.train import evaluate, train
+
+    be = Backend("numpy", "float64")
+    x, y, xt, yt, _ = tradeoff.load_arrays(be, train_limit=60, seed=3)
+    xt, yt = xt[:200], yt[:200]
+    cs, rhos = [1e-2, 3.0], [0.5, 2.0]
+    kw = dict(sizes=(784, 8, 10), epochs=1, batch_size=20, lr=1e-2, lam=1e-3, seed=3, eval_samples=3,
+              sigma_init=1e-2)
+    for noise in tradeoff.NOISES:
+        recs = tradeoff.train_ensemble(be, x, y, xt, yt, noise=noise, cs=cs, rhos=rhos, **kw)
+        for k in range(2):
+            net = MLP(kw["sizes"], "gaussian", be, seed=3, noise=noise, sigma_init=1e-2)
+            opt = Adam(net.params(), kw["lr"], be)
+            train(net, opt, x, y, epochs=1, batch_size=20, costs=[PowerLawCost(cs[k], rhos[k]), L1Cost(1e-3)],
+                  seed=3, progress=False)
+            test = evaluate(net, xt, yt, samples=3)
+            assert recs[k]["test_accuracy"] == pytest.approx(test, abs=0)
+            assert recs[k]["sigma_bar"] == pytest.approx(float(sigma_bar(net.sigmas(), be)), rel=1e-10)
+            rel = float(reported_reliability_cost(net.sigmas(), rhos[k], be))
+            assert recs[k]["reliability_cost"] == pytest.approx(rel, rel=1e-10)
+
+
+def test_importance_correlations_and_files(tmp_path):
+    be = Backend("numpy", "float32")
+    res = importance.run_importance(tmp_path, sizes=(784, 12, 10), epochs=1, extra_epochs=1, train_limit=100,
+                                    lr=1e-2, sigma_init=1e-2, backend=be, progress=False, log=lambda m: None)
+    assert len(res["correlations"]) == 2
+    for row in res["correlations"]:
+        for q in importance.QUANTITIES:
+            assert np.isfinite(row[q]["rho"]) and -1 <= row[q]["rho"] <= 1 and row[q]["n"] > 2
+    layer = res["stats"][0]
+    assert layer["fisher"].shape == (12, 784) and np.all(layer["fisher"] >= 0)
+    # an input pixel never active gets no gradient: zero Fisher, zero input rate
+    dead = layer["input_rate"][0] == 0
+    assert dead.any() and np.all(layer["fisher"][:, dead] == 0)
+    saved = json.loads((tmp_path / "importance.json").read_text())
+    assert set(saved["spearman"]) == {"layer1", "layer2"}
+    assert (tmp_path / "importance.npz").exists()
+    assert (tmp_path / "fig5_importance.png").stat().st_size > 0 and (tmp_path / "fig5_importance.pdf").exists()
+
+
+def test_cli_subcommands_registered(tmp_path):
+    from minisyn.cli import main
+
+    out = tmp_path / "sw"
+    assert main(["sweep", "--sizes", "784,8,10", "--epochs", "1", "--train-limit", "40", "--n-c", "1",
+                 "--rho", "2/3", "--noise", "homogeneous", "--eval-samples", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert len(list((out / "runs").glob("*.json"))) == 1
+    assert main(["importance", "--sizes", "784,8,10", "--epochs", "1", "--extra-epochs", "1", "--train-limit",
+                 "40", "--out", str(tmp_path / "imp"), "--no-progress"]) == 0
+    assert (tmp_path / "imp" / "importance.json").exists()
+
+
+def test_demos_quick_smoke(tmp_path, capsys):
+    d23 = _demo("fig2_fig3_tradeoff")
+    assert d23.main(["--out", str(tmp_path / "f23"), "--n-c", "2", "--rho", "0.5", "--epochs", "1", "--sizes",
+                     "784,8,10", "--train-limit", "40", "--no-progress"]) == 0
+    assert (tmp_path / "f23" / "fig3_tradeoffs.png").exists()
+    d5 = _demo("fig5_importance")
+    assert d5.main(["--out", str(tmp_path / "f5"), "--epochs", "1", "--extra-epochs", "1", "--sizes", "784,8,10",
+                    "--train-limit", "40", "--no-progress"]) == 0
+    assert (tmp_path / "f5" / "fig5_importance.png").exists()
+    for mod in (d23, d5):
+        with pytest.raises(SystemExit):
+            mod.build_parser().parse_args(["--help"])

@@ -48,3 +48,13 @@ def backends(request):
     """The name of a backend: 'numpy', 'strict', and 'cupy' where a GPU is usable
     (otherwise skipped with the reason)."""
     return request.param
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """The tests' matrices are tiny: one BLAS thread is fastest and avoids the
+    large slowdowns of a second thread waiting for a busy core."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

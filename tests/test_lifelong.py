@@ -1,0 +1,215 @@
+"""Lifelong learning (MODEL.md §B5): task builders, methods, resume and the demos."""
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minisyn.experiments import lifelong as L
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(hidden=(16,), epochs=1, batch_size=20, fisher_samples=10, bgd_samples=2, eval_every=2)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """A few hundred embedded digits (all ten classes), host arrays."""
+    x, y, xt, yt, _ = L.load_data("embedded", train_limit=300, test_limit=150, seed=0)
+    return x, y, xt, yt
+
+
+# -- task builders ---------------------------------------------------------------------------
+def test_split_tasks_pairs_and_labels():
+    rng = np.random.default_rng(0)
+    y, yt = rng.integers(0, 10, 400), rng.integers(0, 10, 100)
+    tasks = L.split_tasks(y, yt)
+    assert len(tasks) == 5
+    for (a, b), t in zip(L.SPLIT_PAIRS, tasks):
+        for idx, lab, src in ((t.train_idx, t.train_y, y), (t.test_idx, t.test_y, yt)):
+            assert set(np.unique(src[idx])) == {a, b}
+            assert set(np.unique(lab)) <= {0, 1}
+            np.testing.assert_array_equal(lab, (src[idx] == b).astype(int))
+            assert idx.size == np.isin(src, (a, b)).sum()     # every example of the pair
+        assert t.perm is None
+    assert [t.name for t in tasks] == ["0/1", "2/3", "4/5", "6/7", "8/9"]
+
+
+def test_permutations_fixed_per_seed():
+    p1 = L.permutations(4, 784, seed=3)
+    p2 = L.permutations(4, 784, seed=3)
+    p3 = L.permutations(4, 784, seed=4)
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
+    for p in p1:
+        np.testing.assert_array_equal(np.sort(p), np.arange(784))
+    np.testing.assert_array_equal(p1[0], np.arange(784))              # task 1: the original images
+    assert not np.array_equal(p1[1], p3[1]) and not np.array_equal(p1[1], p1[2])
+    q = L.permutations(4, 784, seed=3, permute_first=True)
+    assert not np.array_equal(q[0], np.arange(784))
+    tasks = L.permuted_tasks(np.arange(20) % 10, np.arange(10), 3, 784, seed=3)
+    assert tasks[0].perm is None and len(tasks) == 3
+    np.testing.assert_array_equal(tasks[2].perm, p1[2])
+
+
+def test_continuous_schedule_linear():
+    S, T, K = 20, 8, 3
+    sh = L.continuous_schedule(K, S, T)
+    assert sh.shape == (K * S, K)
+    np.testing.assert_allclose(sh.sum(axis=1), 1.0)
+    for k in range(K - 1):
+        steps = (k + 1) * S - T // 2 + np.arange(T)
+        new = sh[steps, k + 1]
+        np.testing.assert_allclose(new, np.linspace(0, 1, T))           # 0 -> 1 linearly
+        np.testing.assert_allclose(sh[steps, k], 1 - new)
+        assert sh[steps[0] - 1, k] == 1.0 and sh[steps[-1] + 1, k + 1] == 1.0
+    assert L.transition_starts(K, S, T) == [S - T // 2, 2 * S - T // 2, K * S]
+    abrupt = L.continuous_schedule(K, S, 0)
+    np.testing.assert_array_equal(abrupt.argmax(axis=1), np.arange(K * S) // S)
+
+
+def test_batch_stream_epochs_and_mixing():
+    tasks = L.split_tasks(np.arange(100) % 10, np.arange(10))
+    rng = np.random.default_rng(0)
+    shares = np.tile([1.0, 0, 0, 0, 0], (2 * (20 // 5), 1))          # 2 epochs of task 1, batch 5
+    seen = np.concatenate([rows for b in L.batch_stream(tasks, shares, 5, rng) for k, rows in b])
+    np.testing.assert_array_equal(np.bincount(seen), np.full(20, 2))   # every example twice
+    mixed = list(L.batch_stream(tasks, np.array([[0.3, 0.7, 0, 0, 0]]), 10, rng))[0]
+    assert [(k, len(r)) for k, r in mixed] == [(0, 3), (1, 7)]
+
+
+# -- methods ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", list(L.METHODS))
+def test_each_method_split(method, data):
+    r = L.run_one("split", method, 0, *data, lr=0.05, backend="strict", **TINY)
+    m = np.array(r["matrix"])
+    assert m.shape == (5, 5) and np.all((m >= 0) & (m <= 1))
+    assert 0 <= r["final_mean"] <= 1 and r["final_mean"] == pytest.approx(m[-1].mean())
+    c = r["first_task"]
+    assert len(c["step"]) == len(c["acc"]) >= 2 and c["step"][-1] == r["steps"]
+    assert np.all(np.diff(c["task"]) >= 0) and c["task"][-1] == pytest.approx(5.0)
+    assert (r["mean_p"] is not None) == (method in L.BERNOULLI_METHODS)
+
+
+@pytest.mark.parametrize("protocol,method", [("permuted", "presynaptic"), ("permuted", "ewc"),
+                                             ("continuous", "ghost"), ("continuous", "bgd")])
+def test_permuted_protocols(protocol, method, data):
+    r = L.run_one(protocol, method, 1, *data, n_tasks=3, lr=0.05, backend="numpy", **TINY)
+    m = np.array(r["matrix"])
+    assert m.shape == (3, 3) and np.all((m >= 0) & (m <= 1))
+
+
+def test_ghost_releases_at_half_and_p_evolves(data):
+    from minisyn.layers import BernoulliLinear
+
+    r = L.run_one("split", "ghost", 0, *data, lr=0.05, backend="numpy", **TINY)
+    assert r["mean_p"] != pytest.approx(0.25)                         # p moved
+    net, _, _ = L.make_method("ghost", [784, 8, 2], __import__("minisyn.backend").backend.get_backend("numpy"), 0, 0.1)
+    assert all(isinstance(la, BernoulliLinear) and la.release_p == 0.5 for la in net.synaptic)
+    net, _, _ = L.make_method("no-consolidation", [784, 8, 2], net.be, 0, 0.1)
+
+
+def test_rule_settings():
+    from minisyn.backend import get_backend
+
+    be = get_backend("numpy")
+    assert L.LIFELONG_RULE == dict(d_up=0.0520, d_down=0.0516, g_lim=1e-3, p_min=0.25, p_freeze=0.9353,
+                                   lr_factor=True)
+    assert L.PAPER_LR["split"] == 1e-3 and L.PAPER_LR["permuted"] == 1e-2
+    for name, lr_factor, freeze in (("presynaptic", True, 0.9353), ("no-consolidation", False, 1.0)):
+        net, step, _ = L.make_method(name, [784, 8, 2], be, 0, 0.1)
+        rule = step.__closure__ and [c.cell_contents for c in step.__closure__
+                                     if type(c.cell_contents).__name__ == "PresynapticRule"][0]
+        assert rule.lr_factor is lr_factor and rule.p_freeze == freeze
+
+
+# -- resume ----------------------------------------------------------------------------------
+def test_resume_skips_finished_runs(data, tmp_path, monkeypatch):
+    kw = dict(TINY, lr=0.05)
+    first = L.run_lifelong(tmp_path, "split", ["sgd", "presynaptic"], [0, 1], data, progress=False, **kw)
+    files = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
+    assert files == ["split_presynaptic_seed0.json", "split_presynaptic_seed1.json",
+                     "split_sgd_seed0.json", "split_sgd_seed1.json"]
+
+    def boom(*a, **k):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(L, "run_one", boom)
+    again = L.run_lifelong(tmp_path, "split", ["sgd", "presynaptic"], [0, 1], data, progress=False, **kw)
+    for m in first:
+        assert [r["matrix"] for r in again[m]] == [r["matrix"] for r in first[m]]
+    with pytest.raises(ValueError, match="another configuration"):
+        L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, **dict(kw, lr=0.01))
+    # a half-finished sweep: only the missing run is trained
+    (tmp_path / "runs" / "split_sgd_seed1.json").unlink()
+    calls = []
+    monkeypatch.setattr(L, "run_one", lambda *a, **k: calls.append(a[:3]) or dict(first["sgd"][1]))
+    L.run_lifelong(tmp_path, "split", ["sgd", "presynaptic"], [0, 1], data, progress=False, **kw)
+    assert calls == [("split", "sgd", 1)]
+
+
+def test_report_writes_finite_outputs(data, tmp_path):
+    res = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0, 1], data, progress=False, **dict(TINY, lr=0.05))
+    table = L.report(tmp_path, "split", res, quiet=True)
+    assert "EWC" not in table and "ghost" in table
+    rows = list(csv.DictReader((tmp_path / "split_summary.csv").read_text().splitlines()))
+    assert [r["method"] for r in rows] == ["sgd", "ghost"]
+    assert all(np.isfinite(float(r["final_mean"])) and np.isfinite(float(r["final_sd"])) for r in rows)
+    for stem in ("split_matrices", "split_first_task_and_final"):
+        for ext in ("png", "pdf"):
+            assert (tmp_path / f"{stem}.{ext}").stat().st_size > 1000
+
+
+# -- command line and demos ------------------------------------------------------------------
+TINY_ARGS = ["--train-limit", "300", "--test-limit", "150", "--sizes", "16", "--epochs-per-task", "1",
+             "--batch-size", "20", "--n-seeds", "2", "--fisher-samples", "10", "--bgd-samples", "2",
+             "--no-progress"]
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    L.register(sub)
+    return parser.parse_args(["lifelong", *argv])
+
+
+def test_cli_defaults_and_errors(tmp_path):
+    args = _parse([])
+    assert args.protocol == "split" and args.methods == list(L.METHODS) and args.dataset == "embedded"
+    kw = L.settings_from_args(args)
+    assert kw["hidden"] == [100, 100] and kw["lr"] == 0.05
+    paper = L.settings_from_args(_parse(["--paper", "--protocol", "permuted"]))
+    assert paper["hidden"] == [200, 200] and paper["epochs"] == 10 and paper["batch_size"] == 100
+    assert paper["lr"] == 1e-2 and paper["n_tasks"] == 10
+    assert L.settings_from_args(_parse(["--paper"]))["lr"] == 1e-3
+    from minisyn.cli import CLIError
+
+    with pytest.raises(CLIError, match="unknown method"):
+        L.run_cli(_parse(["--methods", "sgd,adam", "--out", str(tmp_path)]))
+
+
+def _load_demo(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "demos" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name,methods", [("fig4_lifelong", ["presynaptic", "sgd", "ewc", "bgd"]),
+                                          ("fig5a_ablations", ["presynaptic", "no-consolidation", "ghost"])])
+def test_demo_quick_tiny(name, methods, tmp_path, capsys):
+    demo = _load_demo(name)
+    assert demo.main(["--out", str(tmp_path), *TINY_ARGS]) == 0
+    rows = list(csv.DictReader((tmp_path / "split_summary.csv").read_text().splitlines()))
+    assert [r["method"] for r in rows] == methods
+    for r in rows:
+        assert r["n_seeds"] == "2" and 0 <= float(r["final_mean"]) <= 1 and np.isfinite(float(r["final_sd"]))
+    summary = json.loads((tmp_path / "split_summary.json").read_text())
+    assert len(summary["rows"]) == len(methods)
+    for stem in ("split_matrices", "split_first_task_and_final"):
+        assert (tmp_path / f"{stem}.png").exists() and (tmp_path / f"{stem}.pdf").exists()
+    assert "final mean accuracy" in capsys.readouterr().out

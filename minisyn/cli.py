@@ -35,6 +35,8 @@ EXPERIMENT_COMMANDS = [
     "minisyn.experiments.tradeoff",
     "minisyn.experiments.importance",
     "minisyn.experiments.lifelong",
+    "minisyn.experiments.energy_info",
+    "minisyn.experiments.analyses",
 ]
 
 

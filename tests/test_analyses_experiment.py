@@ -1,0 +1,108 @@
+"""The analyses of a trained plastic Bernoulli network (MODEL.md §B4; Figs. 2, 3):
+a tiny network gives finite tables and figures, lesioning nothing keeps the
+accuracy, saved parameters load back, and the command line runs."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from minisyn.backend import Backend
+from minisyn.experiments import analyses
+from minisyn.experiments.analyses import load_network, run_analyses, sizes_from_state, train_plastic
+from minisyn.experiments.tradeoff import load_arrays
+from minisyn.network import MLP
+from minisyn.train import accuracy
+
+
+@pytest.fixture(scope="module")
+def trained():
+    be = Backend("numpy", "float32")
+    x, y, xt, yt, _ = load_arrays(be, train_limit=300)
+    net, _ = train_plastic(be, x, y, sizes=(784, 16, 16, 10), epochs=1)
+    return be, net, x, y, xt, yt
+
+
+def test_analyses_write_finite_tables_and_figures(trained, tmp_path):
+    be, net, x, y, xt, yt = trained
+    res = run_analyses(net, xt, yt, x[:20], y[:20], tmp_path, fractions=(0.0, 0.5, 0.8, 0.95), lesion_seeds=2,
+                       n_shuffles=10)
+    for name in ("analyses.json", "lesion.csv", "p_histogram.csv", "energy_vs_p.csv", "fisher_vs_p.csv",
+                 "neuron_counts.csv", "fig2_analyses.png", "fig2_analyses.pdf", "fig3_sparsity.png",
+                 "fig3_sparsity.pdf"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    saved = json.loads((tmp_path / "analyses.json").read_text())
+    assert saved["p_summary"]["n_synapses"] == 784 * 16 + 16 * 16 + 16 * 10
+    assert sum(saved["p_histogram"]["counts"]) == saved["p_summary"]["n_synapses"]
+    rows = np.array([r for r in csv.reader((tmp_path / "lesion.csv").read_text().splitlines())][1:], float)
+    assert rows.shape == (4, 5) and np.isfinite(rows).all()
+    assert np.isfinite(res["fisher_vs_p"]["spearman"]["rho"]) and 0 <= res["fisher_vs_p"]["spearman"]["p_value"] <= 1
+    ns = res["neuron_sparsity"]
+    assert ns["n_hidden"] == 32 and 0 <= ns["ks_in"]["p_value"] <= 1
+    assert res["fisher_vs_p"]["n_examples"] == 20
+
+
+def test_lesion_of_no_synapse_keeps_the_unlesioned_accuracy(trained, tmp_path):
+    be, net, x, y, xt, yt = trained
+    m_before = [be.to_numpy(layer.m.value).copy() for layer in net.synaptic]
+    res = run_analyses(net, xt, yt, x[:5], y[:5], tmp_path, fractions=(0.0, 0.9), lesion_seeds=2, n_shuffles=5,
+                       plot=False)
+    intact = float(accuracy(net, xt, yt, "mean"))
+    assert res["lesion"]["low_p_runs"][:, 0] == pytest.approx([intact] * 2)
+    assert res["lesion"]["random_runs"][:, 0] == pytest.approx([intact] * 2)
+    assert res["test_accuracy"]["mean"] == pytest.approx(intact)
+    for layer, m0 in zip(net.synaptic, m_before):              # every m restored
+        np.testing.assert_array_equal(be.to_numpy(layer.m.value), m0)
+
+
+def test_saved_parameters_load_back(trained, tmp_path):
+    be, net, *_ = trained
+    np.savez(tmp_path / "params.npz", **net.state())
+    loaded = load_network(tmp_path / "params.npz", be)
+    assert loaded.sizes == [784, 16, 16, 10]
+    for a, b in zip(net.synaptic, loaded.synaptic):
+        np.testing.assert_array_equal(be.to_numpy(a.p), be.to_numpy(b.p))
+        np.testing.assert_array_equal(be.to_numpy(a.m.value), be.to_numpy(b.m.value))
+
+
+def test_sizes_from_state_detects_biases_and_rejects_other_networks():
+    be = Backend("numpy", "float32")
+    assert sizes_from_state(MLP((20, 7, 5, 3), "bernoulli", be, bias=True).state()) == ([20, 7, 5, 3], True)
+    assert sizes_from_state(MLP((20, 7, 3), "bernoulli", be).state()) == ([20, 7, 3], False)
+    with pytest.raises(ValueError, match="Bernoulli"):
+        sizes_from_state(MLP((20, 7, 3), "gaussian", be).state())
+
+
+def test_analyses_run_on_the_strict_backend(tmp_path):
+    be = Backend("strict", "float32")
+    x, y, xt, yt, _ = load_arrays(be, train_limit=100)
+    net, _ = train_plastic(be, x, y, sizes=(784, 6, 6, 10), epochs=1)
+    res = run_analyses(net, xt[:200], yt[:200], x[:5], y[:5], tmp_path, fractions=(0.0, 0.5), lesion_seeds=1,
+                       n_shuffles=5, plot=False)
+    assert np.isfinite(res["lesion"]["low_p_mean"]).all()
+
+
+def test_command_line_trains_then_analyses_a_loaded_network(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    analyses.register(sub)
+    common = ["--train-limit", "200", "--fisher-examples", "10", "--lesion-seeds", "1", "--n-shuffles", "5",
+              "--no-progress"]
+    args = parser.parse_args(["analyse", "--sizes", "784,8,8,10", "--epochs", "1", "--out", str(tmp_path / "a"),
+                              *common])
+    assert args.func(args) == 0
+    assert "Fisher vs p" in capsys.readouterr().out
+    params = tmp_path / "a" / "params.npz"
+    assert params.exists()
+    args = parser.parse_args(["analyse", "--params", str(params), "--out", str(tmp_path / "b"), *common])
+    assert args.func(args) == 0
+    saved = json.loads((tmp_path / "b" / "analyses.json").read_text())
+    assert saved["extra"]["params"] == str(params)
+    # a second run into the same folder is refused without --force
+    from minisyn.cli import CLIError
+
+    with pytest.raises(CLIError):
+        args.func(args)

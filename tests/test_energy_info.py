@@ -1,0 +1,125 @@
+"""The energy / information sweep of MODEL.md §B3 (Fig. 1): tiny sweeps write
+finite results and resume; the fixed-release control sits at the plastic
+model's mean p; the energy-at-information interpolation."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from minisyn.backend import Backend
+from minisyn.experiments import energy_info
+from minisyn.experiments.energy_info import energy_at_information, run_energy_info, train_models
+from minisyn.experiments.tradeoff import load_arrays
+
+TINY = dict(sizes=(784, 16, 16, 10), epochs=1, batch_size=100, train_limit=300, progress=False)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("energy_info")
+    first = run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, **TINY)
+    return out, first
+
+
+def test_tiny_sweep_writes_finite_tables_and_figures(sweep):
+    out, first = sweep
+    assert first["trained"] == 6 and first["skipped"] == 0
+    for name in ("energy_info.csv", "energy_info.json", "energy_at_information.csv",
+                 "fig1_energy_information.png", "fig1_energy_information.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    rows = list(csv.DictReader((out / "energy_info.csv").read_text().splitlines()))
+    assert sorted(r["model"] for r in rows) == sorted(energy_info.MODELS * 2)
+    for r in rows:
+        for key in ("information_bits", "energy", "mean_activity", "test_accuracy", "mean_p"):
+            assert np.isfinite(float(r[key])), (r["key"], key)
+        assert 0 <= float(r["information_bits"]) <= np.log2(10) + 1e-6
+        assert float(r["energy"]) > 0
+    summary = json.loads((out / "energy_info.json").read_text())
+    assert set(summary["energy_at_target"]) == set(energy_info.MODELS)
+    assert len(list((out / "runs").glob("*.json"))) == 6
+
+
+def test_fixed_release_records_use_the_plastic_mean_p(sweep):
+    _, first = sweep
+    rec = {(r["model"], r["l2"]): r for r in first["records"]}
+    for l2 in (1e-3, 1e-1):
+        assert rec[("fixed", l2)]["fixed_p"] == rec[("plastic", l2)]["mean_p"]
+        assert rec[("fixed", l2)]["mean_p"] == pytest.approx(rec[("plastic", l2)]["mean_p"], rel=1e-6)
+        assert rec[("deterministic", l2)]["mean_p"] == 1.0
+
+
+def test_rerun_resumes_without_training_and_missing_runs_are_retrained(sweep):
+    out, first = sweep
+    again = run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **TINY)
+    assert again["trained"] == 0 and again["skipped"] == 6
+    assert [r["energy"] for r in again["records"]] == [r["energy"] for r in first["records"]]
+    # delete one fixed-release run: only it is retrained, from the saved plastic mean p
+    victim = next((out / "runs").glob("fixed_*"))
+    victim.unlink()
+    third = run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **TINY)
+    assert third["trained"] == 1
+    assert victim.exists()
+
+
+def test_rerun_with_other_settings_is_refused(sweep):
+    out, _ = sweep
+    with pytest.raises(ValueError, match="other settings"):
+        run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **dict(TINY, epochs=2))
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "strict"])
+def test_fixed_release_p_equal_the_given_mean_and_never_move(backend_name):
+    be = Backend(backend_name, "float32")
+    data = load_arrays(be, train_limit=200)[:4]
+    kw = dict(l2s=[1e-3, 1e-1], sizes=(784, 8, 8, 10), epochs=1, batch_size=100)
+    plastic, pnet = train_models("plastic", be, *data, **kw)
+    moved = np.concatenate([be.to_numpy(l.p).ravel() for l in pnet.synaptic])
+    assert moved.min() >= 0.25 and moved.max() > 0.25          # the plastic p did move
+    fixed_p = [r["mean_p"] for r in plastic]
+    fixed, fnet = train_models("fixed", be, *data, fixed_p=fixed_p, **kw)
+    for layer in fnet.synaptic:
+        p = be.to_numpy(layer.p)
+        for k, value in enumerate(fixed_p):
+            np.testing.assert_allclose(p[k], np.float32(value), rtol=0, atol=0)
+    assert [r["mean_p"] for r in fixed] == pytest.approx(fixed_p, rel=1e-6)
+
+
+def test_fixed_release_needs_one_p_per_l2():
+    be = Backend("numpy", "float32")
+    data = load_arrays(be, train_limit=100)[:4]
+    with pytest.raises(ValueError, match="fixed_p"):
+        train_models("fixed", be, *data, l2s=[1e-3, 1e-2], sizes=(784, 4, 10), epochs=1, batch_size=100,
+                     fixed_p=[0.5])
+
+
+def test_energy_at_information_interpolates_a_hand_made_monotone_curve():
+    e = [1000.0, 1.0, 100.0, 10.0]                 # unordered on purpose
+    info = [3.2, 0.5, 2.5, 1.5]
+    t = (3.0 - 2.5) / (3.2 - 2.5)
+    got = energy_at_information(e, info, 3.0)
+    assert got["status"] == "interpolated"
+    assert got["energy"] == pytest.approx(10 ** (2 + t))
+    lin = energy_at_information(e, info, 3.0, log_energy=False)
+    assert lin["energy"] == pytest.approx(100 + t * 900)
+    assert energy_at_information(e, info, 1.5)["energy"] == pytest.approx(10.0)   # exactly at a point
+    assert energy_at_information(e, info, 3.3)["status"] == "not_reached"
+    assert np.isnan(energy_at_information(e, info, 3.3)["energy"])
+    low = energy_at_information(e, info, 0.2)
+    assert low == {"energy": 1.0, "status": "below_lowest"}
+
+
+def test_command_line_runs_a_tiny_sweep(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    energy_info.register(sub)
+    args = parser.parse_args(["energy-info", "--l2", "1e-3", "--sizes", "784,8,10", "--epochs", "1",
+                              "--train-limit", "200", "--target-bits", "0.01", "--no-progress",
+                              "--out", str(tmp_path / "ei")])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "energy needed for I = 0.01 bits" in printed
+    assert (tmp_path / "ei" / "fig1_energy_information.png").exists()

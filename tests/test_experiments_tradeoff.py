@@ -126,3 +126,19 @@ def test_demos_quick_smoke(tmp_path, capsys):
     for mod in (d23, d5):
         with pytest.raises(SystemExit):
             mod.build_parser().parse_args(["--help"])
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_two_worker_processes_give_the_same_networks_as_one(tmp_path):
+    be = Backend("numpy", "float64")
+    settings = dict(TINY, plot=False)
+    one = tradeoff.run_sweep(tmp_path / "one", rhos=[0.5], cs=[1e-2, 1e1], backend=be, ensemble_size=1,
+                             **settings)
+    two = tradeoff.run_sweep(tmp_path / "two", rhos=[0.5], cs=[1e-2, 1e1], backend=be, ensemble_size=1,
+                             workers=2, **settings)
+    assert two["trained"] == 4
+    for a, b in zip(one["records"], two["records"]):
+        assert a["key"] == b["key"]
+        assert a["test_accuracy"] == b["test_accuracy"]
+        assert a["sigma_bar"] == pytest.approx(b["sigma_bar"], rel=1e-12)
+    assert len(list((tmp_path / "two" / "runs").glob("*.json"))) == 4

@@ -158,7 +158,7 @@ def _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, 
 def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e2, n_c=4, noises=NOISES,
               sizes=(784, 100, 100, 10), epochs=2, batch_size=20, lr=5e-4, lam=1e-4, ensemble_size=16,
               seed=0, scheme="weights", eval_samples=10, sigma_init=1e-4, dataset="embedded", data_dir=None, download=True,
-              train_limit=None, backend=None, force=False, progress=True, plot=True, log=print):
+              train_limit=None, backend=None, force=False, progress=True, plot=True, log=print, workers=1):
     """Train (or resume) the sweep into ``out``; write the CSV and the figures.
 
     Parameters
@@ -171,6 +171,10 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
         The most networks trained at once (memory grows with it).
     force : bool
         Retrain networks already saved.
+    workers : int
+        Ensembles trained at once in separate processes (CPU backends; one
+        BLAS thread each). On a CPU, ``workers`` = number of cores gives the
+        most networks per hour: an ensemble shares only Python overhead.
 
     Returns
     -------
@@ -216,24 +220,29 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
             raise ValueError(f"batch size {batch_size} is larger than the {x.shape[0]} training examples")
     log(f"sweep: {len(plan)} networks ({len(done)} already saved in {runs_dir}, {len(todo)} to train), "
         f"ensembles of up to {ensemble_size}")
+    if int(workers) < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if int(workers) > 1 and be.name == "cupy":
+        raise ValueError("workers > 1 is for CPU backends; on a GPU use a larger ensemble instead")
+    jobs = []
+    for noise in noises:
+        group = [t for t in todo if t[0] == noise]
+        for start in range(0, len(group), int(ensemble_size)):
+            chunk = group[start:start + int(ensemble_size)]
+            jobs.append(dict(noise=noise, cs=[t[2] for t in chunk], rhos=[t[1] for t in chunk], sizes=sizes,
+                             epochs=epochs, batch_size=batch_size, lr=lr, lam=lam, seed=seed, scheme=scheme,
+                             eval_samples=eval_samples, sigma_init=sigma_init))
     trained = 0
     bar = tqdm(total=len(todo), disable=not progress, unit="net", desc="sweep")
     try:
-        for noise in noises:
-            group = [t for t in todo if t[0] == noise]
-            for start in range(0, len(group), int(ensemble_size)):
-                chunk = group[start:start + int(ensemble_size)]
-                records = train_ensemble(be, x, y, xt, yt, noise=noise, cs=[t[2] for t in chunk],
-                                         rhos=[t[1] for t in chunk], sizes=sizes, epochs=epochs,
-                                         batch_size=batch_size, lr=lr, lam=lam, seed=seed, scheme=scheme,
-                                         eval_samples=eval_samples, sigma_init=sigma_init)
-                for rec in records:
-                    rec["settings"] = settings
-                    save_json(runs_dir / f"{rec['key']}.json", rec)
-                    done[rec["key"]] = rec
-                trained += len(records)
-                bar.update(len(records))
-                bar.set_postfix(ms_per_step=f"{records[0]['ms_per_step']:.1f}")
+        for records in _run_jobs(jobs, be, (x, y, xt, yt) if todo else None, int(workers)):
+            for rec in records:          # saved as each ensemble finishes: a rerun resumes from here
+                rec["settings"] = settings
+                save_json(runs_dir / f"{rec['key']}.json", rec)
+                done[rec["key"]] = rec
+            trained += len(records)
+            bar.update(len(records))
+            bar.set_postfix(ms_per_step=f"{records[0]['ms_per_step']:.1f}")
     finally:
         bar.close()
     records = [done[run_key(n, r, c, seed)] for n, r, c in plan]
@@ -245,6 +254,35 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     save_json(out / "sweep.json", summary)
     return {"records": records, "trained": trained, "skipped": len(plan) - trained,
             "csv": out / "sweep.csv", "figures": figures, "summary": summary}
+
+
+_SHARED = {}   # the data, inherited by forked worker processes instead of being pickled
+
+
+def _train_job(job):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return train_ensemble(_SHARED["backend"], *_SHARED["data"], **job)
+
+
+def _run_jobs(jobs, backend, data, workers):
+    """Yield each job's records as it finishes, in this process or in ``workers`` forked ones."""
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield train_ensemble(backend, *data, **job)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _SHARED.update(backend=backend, data=data)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for future in as_completed([pool.submit(_train_job, job) for job in jobs]):
+                yield future.result()
+    finally:
+        _SHARED.clear()
 
 
 CSV_COLUMNS = ("key", "noise", "rho", "c", "seed", "status", "acc_sampled", "acc_mean", "acc_predictive",
@@ -365,6 +403,8 @@ def register(sub):
     g.add_argument("--n-c", type=int, default=q["n_c"], help="number of log-spaced c values (paper: 30)")
     g.add_argument("--noise", choices=NOISES + ("both",), default="both", help="noise setting(s)")
     g.add_argument("--ensemble-size", type=int, default=16, help="most networks trained at once")
+    g.add_argument("--workers", type=int, default=1,
+                   help="ensembles trained at once in separate processes (CPU: up to the number of cores)")
     g = p.add_argument_group("network and training")
     g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights", help="Gaussian sampling scheme")
@@ -401,7 +441,7 @@ def run_cli(args):
                        lam=args.lam, ensemble_size=args.ensemble_size, seed=args.seed, scheme=args.scheme,
                        eval_samples=args.eval_samples, sigma_init=args.sigma_init, dataset=args.dataset, data_dir=args.data_dir,
                        download=not args.no_download, train_limit=args.train_limit, backend=backend,
-                       force=args.force, progress=not args.no_progress,
+                       force=args.force, progress=not args.no_progress, workers=args.workers,
                        log=lambda m: print(m, file=sys.stderr))
     print_table(result["records"])
     print(f"trained {result['trained']}, reused {result['skipped']}; results in {out}/ "

@@ -96,6 +96,23 @@ def prepare_out_dir(out, force, kind="train"):
     return out
 
 
+def backend_from_args(args):
+    """The Backend named by ``--backend``/``--dtype``, else by the environment."""
+    from minisyn.backend import Backend
+
+    return Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
+                   args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+
+
+def mark_resumable(parser, default_out, force_help="retrain networks already saved in --out"):
+    """Reword ``--out``/``--force`` for a command that saves runs as they finish and resumes."""
+    for action in parser._actions:
+        if action.dest == "out":
+            action.help = f"output folder (default: {default_out}); rerunning into it resumes"
+        if action.dest == "force":
+            action.help = force_help
+
+
 # -- the parser ------------------------------------------------------------------
 def _floats(text):
     return [float(v) for v in text.split(",")]
@@ -236,7 +253,6 @@ def load_data(args, backend):
 
 
 def run_train(args):
-    from minisyn.backend import Backend
     from minisyn.costs import L1Cost, L2Cost, PowerLawCost, reported_reliability_cost, sigma_bar
     from minisyn.network import MLP
     from minisyn.train import TrainingDiverged, evaluate, make_optimizer, train
@@ -250,8 +266,7 @@ def run_train(args):
         if getattr(args, name) < 1:
             raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
 
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     ds, (x, y), (x_test, y_test), val = load_data(args, backend)
     if args.sizes[0] != x.shape[1]:
         raise CLIError(f"--sizes starts with {args.sizes[0]} inputs but {args.dataset} has {x.shape[1]} features")

@@ -155,3 +155,65 @@ def sigma_bar(sigmas, backend):
 def reported_reliability_cost(sigmas, rho, backend):
     """Reported reliability cost ``sum_i (1/rho) sigma_i^-rho`` (``s = 1``, §A4)."""
     return sum(PowerLawCost.from_s(1.0, rho).value(s, backend) for s in sigmas)
+
+
+class GaussianPriorKL(_Cost):
+    """The sigma part of ``KL(Q || P)`` for ``Q = N(mu, sigma^2)``, ``P = N(0, s_p^2)`` (MODEL.md §A8).
+
+    Per synapse the closed form is
+
+        KL_i = log(s_p / sigma_i) + (sigma_i^2 + mu_i^2) / (2 s_p^2) - 1/2,
+
+    which splits into a sigma part (this cost, target ``'sigma'``)
+
+        log s_p - log sigma_i + sigma_i^2 / (2 s_p^2) - 1/2,
+        d/dsigma_i = -1/sigma_i + sigma_i / s_p^2,
+
+    i.e. the entropic cost of :class:`EntropicCost` plus a quadratic in sigma
+    (the constant does not change gradients; it makes the two parts sum to the
+    KL exactly), and a mu part ``mu_i^2 / (2 s_p^2)``: weight decay
+    ``L2Cost(1 / s_p^2)`` (:meth:`mu_cost`). Use both with
+    ``MLP.add_costs``/``MLP.objective`` (:meth:`costs`): the minibatch
+    objective ``mean CE + KL / N`` is minus the ELBO over N (Bayes by backprop).
+
+    Parameters
+    ----------
+    prior_sigma : float or sequence of float
+        Prior standard deviation ``s_p > 0`` (one per ensemble member allowed).
+    """
+
+    target = "sigma"
+
+    def __init__(self, prior_sigma):
+        _check_positive("prior_sigma", prior_sigma)
+        self.prior_sigma = prior_sigma
+        self._inv_var = 1.0 / np.asarray(prior_sigma, float) ** 2 if np.ndim(prior_sigma) else 1.0 / float(prior_sigma) ** 2
+        self._log_sp = np.log(np.asarray(prior_sigma, float)) if np.ndim(prior_sigma) else float(np.log(prior_sigma))
+
+    def mu_cost(self):
+        """The mu part of the KL, ``sum_i mu_i^2 / (2 s_p^2)``: ``L2Cost(1 / s_p^2)``."""
+        return L2Cost(self._inv_var)
+
+    def costs(self):
+        """``[self, self.mu_cost()]``: the whole KL as costs for ``MLP.add_costs``."""
+        return [self, self.mu_cost()]
+
+    def value(self, sigma, backend):
+        xp = backend.xp
+        inv_var = self._h(self._inv_var, sigma, backend)
+        per = (0.5 * inv_var) * (sigma * sigma) - xp.log(sigma)
+        n = sigma.shape[-1] * sigma.shape[-2]
+        const = self._h(self._log_sp, sigma, backend)
+        if not isinstance(const, float):
+            const = const.reshape(const.shape[:-2])
+        return per.sum(axis=_SYNAPSE_AXES) + n * (const - 0.5)
+
+    def grad(self, sigma, backend):
+        return self._h(self._inv_var, sigma, backend) * sigma - 1.0 / sigma
+
+    def kl(self, mu, sigma, backend):
+        """The closed-form ``sum_i KL(N(mu_i, sigma_i^2) || N(0, s_p^2))`` (per member)."""
+        return self.value(sigma, backend) + self.mu_cost().value(mu, backend)
+
+
+__all__ += ["GaussianPriorKL"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 import time
 from pathlib import Path
@@ -390,7 +389,7 @@ def register(sub):
 
 
 def run_cli(args):
-    from minisyn.backend import Backend
+    from minisyn.cli import backend_from_args
     from minisyn.cli import CLIError, prepare_out_dir, save_npz
     from minisyn.experiments.tradeoff import load_arrays
 
@@ -400,8 +399,7 @@ def run_cli(args):
         raise CLIError("--fisher-examples, --lesion-seeds and --epochs must be >= 1")
     if not 0 < args.p_imp <= 1:
         raise CLIError(f"--p-imp must lie in (0, 1], got {args.p_imp}")
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     x, y, xt, yt, ds = load_arrays(backend, args.dataset, args.data_dir, not args.no_download, args.train_limit,
                                    args.seed)
     extra = {"dataset": args.dataset, "data_source": str(ds.source), "backend": backend.name,

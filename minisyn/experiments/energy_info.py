@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -421,7 +420,7 @@ def _floats(text):
 
 
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
 
     q = QUICK_SETTINGS
     p = sub.add_parser(
@@ -456,22 +455,17 @@ def register(sub):
     g.add_argument("--lr", type=float, default=q["lr"], help="learning rate of m (all three models)")
     add_data_options(p)
     add_run_options(p)
-    for action in p._actions:
-        if action.dest == "out":
-            action.help = "output folder (default: runs/energy-info); rerunning into it resumes"
-        if action.dest == "force":
-            action.help = "retrain networks already saved in --out"
+    mark_resumable(p, "runs/energy-info")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.backend import Backend
+    from minisyn.cli import backend_from_args
     from minisyn.cli import CLIError
 
     if args.val_fraction:
         raise CLIError("--val-fraction is not used by energy-info (networks are measured on the test set)")
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     out = Path(args.out or "runs/energy-info")
     result = run_energy_info(out, l2s=args.l2, l2_min=args.l2_min, l2_max=args.l2_max, n_l2=args.n_l2,
                              sizes=args.sizes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

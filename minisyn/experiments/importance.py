@@ -27,7 +27,6 @@ rises with the learning rate.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -272,11 +271,10 @@ def register(sub):
 
 
 def run_cli(args):
-    from minisyn.backend import Backend
+    from minisyn.cli import backend_from_args
     from minisyn.cli import prepare_out_dir
 
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     out = prepare_out_dir(args.out, args.force, "importance")
     if (out / "importance.json").exists() and not args.force:
         from minisyn.cli import CLIError

@@ -714,9 +714,8 @@ def _pick(value, default):
 
 
 def run_cli(args):
-    import os
 
-    from minisyn.backend import Backend
+    from minisyn.cli import backend_from_args
     from minisyn.cli import CLIError, save_json
 
     if getattr(args, "val_fraction", 0):
@@ -731,8 +730,7 @@ def run_cli(args):
     for name in ("epochs", "batch_size", "n_tasks", "fisher_samples", "bgd_samples"):
         if int(kw[name]) < 1:
             raise CLIError(f"{name.replace('_', '-')} must be >= 1, got {kw[name]}")
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     dataset = "mnist" if (args.paper and args.dataset == "embedded") else args.dataset
     data = load_data(dataset, args.data_dir, not args.no_download, args.train_limit, args.test_limit)
     out = Path(args.out or Path("runs") / "lifelong")

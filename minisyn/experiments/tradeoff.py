@@ -32,7 +32,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -379,7 +378,7 @@ def eval_fraction(text):
 
 
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
 
     q = QUICK_SETTINGS
     p = sub.add_parser(
@@ -418,22 +417,17 @@ def register(sub):
     g.add_argument("--eval-samples", type=int, default=10, help="samples S of the predictive accuracy")
     add_data_options(p)
     add_run_options(p)
-    for action in p._actions:
-        if action.dest == "out":
-            action.help = "output folder (default: runs/sweep); rerunning into it resumes"
-        if action.dest == "force":
-            action.help = "retrain networks already saved in --out"
+    mark_resumable(p, "runs/sweep")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.backend import Backend
+    from minisyn.cli import backend_from_args
     from minisyn.cli import CLIError
 
     if args.val_fraction:
         raise CLIError("--val-fraction is not used by the sweep (networks are measured on the test set)")
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     out = Path(args.out or "runs/sweep")
     noises = NOISES if args.noise == "both" else (args.noise,)
     result = run_sweep(out, rhos=args.rho, c_min=args.c_min, c_max=args.c_max, n_c=args.n_c, noises=noises,

@@ -714,9 +714,7 @@ def _pick(value, default):
 
 
 def run_cli(args):
-
-    from minisyn.cli import backend_from_args
-    from minisyn.cli import CLIError, save_json
+    from minisyn.cli import CLIError, backend_from_args, save_json
 
     if getattr(args, "val_fraction", 0):
         raise CLIError("--val-fraction is not used by lifelong (tasks are evaluated on the test set)")

@@ -37,6 +37,7 @@ EXPERIMENT_COMMANDS = [
     "minisyn.experiments.lifelong",
     "minisyn.experiments.energy_info",
     "minisyn.experiments.analyses",
+    "minisyn.experiments.bayes",
 ]
 
 

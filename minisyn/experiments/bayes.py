@@ -33,7 +33,6 @@ probabilities); running the same command again skips networks already saved.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -45,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["QUICK_SETTINGS", "FULL_SETTINGS", "ee_key", "bbb_key", "train_ee", "train_bbb", "predictive",
-           "compare_sigmas", "compare_predictive", "run_bayes", "plot_sigmas", "plot_slopes",
+           "active_masks", "compare_sigmas", "compare_predictive", "run_bayes", "plot_sigmas", "plot_slopes",
            "plot_predictive", "register"]
 
 RHOS = (0.5, 2.0 / 3.0, 4.0 / 3.0, 2.0)
@@ -172,16 +171,34 @@ def _line_fit(a, b):
     return float(np.corrcoef(a, b)[0, 1]), float(slope), float(intercept)
 
 
-def compare_sigmas(ee, bbb, rho):
-    """Rows (per layer and 'all') comparing ``log sigma_EE`` with ``log sigma_post``."""
+def active_masks(bbb, x_active):
+    """Per-layer boolean masks of the synapses compared: in the first layer, the
+    synapses from inputs that are zero in every training example are left out
+    (no data gradient reaches them: the BBB sigma sits at the prior, the EE sigma
+    grows for as long as training lasts); every other synapse is kept."""
+    masks = {}
+    for i in range(sum(1 for k in bbb if k.startswith("sigma"))):
+        shape = bbb[f"sigma{i}"].shape
+        m = np.ones(shape, bool)
+        if i == 0 and x_active is not None:
+            m[:, :len(x_active)] = np.asarray(x_active, bool)[None, :]
+        masks[i] = m
+    return masks
+
+
+def compare_sigmas(ee, bbb, rho, masks=None):
+    """Rows (per layer and 'all') comparing ``log sigma_EE`` with ``log sigma_post``
+    over the synapses selected by ``masks`` (:func:`active_masks`; default all)."""
     n_layers = sum(1 for k in bbb if k.startswith("sigma"))
+    masks = masks or {i: np.ones(bbb[f"sigma{i}"].shape, bool) for i in range(n_layers)}
     rows = []
     for layer in list(range(n_layers)) + ["all"]:
         idx = range(n_layers) if layer == "all" else [layer]
-        lp = np.concatenate([np.log(bbb[f"sigma{i}"].astype(float)).ravel() for i in idx])
-        le = np.concatenate([np.log(ee[f"sigma{i}"].astype(float)).ravel() for i in idx])
+        lp = np.concatenate([np.log(bbb[f"sigma{i}"].astype(float))[masks[i]] for i in idx])
+        le = np.concatenate([np.log(ee[f"sigma{i}"].astype(float))[masks[i]] for i in idx])
         r, slope, intercept = _line_fit(lp, le)
-        rows.append({"rho": float(rho), "layer": str(layer), "n_synapses": int(lp.size), "pearson_log": r,
+        rows.append({"rho": float(rho), "layer": str(layer), "n_synapses": int(lp.size),
+                     "n_excluded": int(sum(masks[i].size - masks[i].sum() for i in idx)), "pearson_log": r,
                      "slope": slope, "intercept": intercept, "predicted_slope": 2.0 / (2.0 + rho),
                      "median_sigma_ee": float(np.exp(np.median(le))),
                      "median_sigma_post": float(np.exp(np.median(lp)))})
@@ -301,10 +318,11 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
         log(f"bayes: trained {len(todo_rhos)} energy-efficient networks ({rec['train_seconds']:.1f} s)")
 
     brec, barr = done[bkey]
+    masks = active_masks(barr, be.to_numpy((x != 0).any(axis=0)))
     sigma_rows, pred_rows = [], []
     for rho in rhos:
         erec, earr = done[ekeys[rho]]
-        sigma_rows += compare_sigmas(earr, barr, rho)
+        sigma_rows += compare_sigmas(earr, barr, rho, masks)
         pred_rows.append(compare_predictive(earr["probs"], barr["probs"], y_test_host, rho))
     _write_csv(out / "bayes_sigmas.csv", sigma_rows)
     _write_csv(out / "bayes_predictive.csv", pred_rows)
@@ -318,7 +336,7 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
     figures = []
     if plot:
         ee_arrays = {rho: done[ekeys[rho]][1] for rho in rhos}
-        figures += plot_sigmas(ee_arrays, barr, sigma_rows, out)
+        figures += plot_sigmas(ee_arrays, barr, sigma_rows, out, masks)
         figures += plot_slopes(sigma_rows, out)
         figures += plot_predictive(ee_arrays, barr, y_test_host, pred_rows, out)
     return {"sigma_rows": sigma_rows, "predictive_rows": pred_rows, "records": records, "trained": trained,
@@ -362,8 +380,9 @@ def _rho_label(rho):
     return rho_label(rho)
 
 
-def plot_sigmas(ee_arrays, bbb, rows, out, max_points=4000, seed=0):
-    """Fig. 7a: log-log scatter of sigma_EE against sigma_post, rows = layers, columns = rho."""
+def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
+    """Fig. 7a: log-log scatter of sigma_EE against sigma_post, rows = layers, columns = rho
+    (the synapses of ``masks``)."""
     plt = _plt()
     rhos = list(ee_arrays)
     n_layers = sum(1 for k in bbb if k.startswith("sigma"))
@@ -371,11 +390,12 @@ def plot_sigmas(ee_arrays, bbb, rows, out, max_points=4000, seed=0):
     fig, axes = plt.subplots(n_layers, len(rhos), figsize=(2.8 * len(rhos) + 0.4, 2.6 * n_layers),
                              squeeze=False, constrained_layout=True)
     for i in range(n_layers):
-        sp = bbb[f"sigma{i}"].astype(float).ravel()
+        keep = np.ones(bbb[f"sigma{i}"].shape, bool) if masks is None else masks[i]
+        sp = bbb[f"sigma{i}"].astype(float)[keep]
         pick = rng.permutation(sp.size)[:max_points]
         for j, rho in enumerate(rhos):
             ax = axes[i, j]
-            se = ee_arrays[rho][f"sigma{i}"].astype(float).ravel()
+            se = ee_arrays[rho][f"sigma{i}"].astype(float)[keep]
             ax.loglog(sp[pick], se[pick], ".", ms=1.5, alpha=0.35, color="tab:green", rasterized=True)
             row = next(r for r in rows if r["rho"] == rho and r["layer"] == str(i))
             if np.isfinite(row["slope"]):

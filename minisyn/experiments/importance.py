@@ -241,6 +241,7 @@ def print_correlations(table, file=None):
 # -- the command line -------------------------------------------------------------
 def register(sub):
     from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
+    from minisyn.experiments.tradeoff import eval_fraction
 
     p = sub.add_parser(
         "importance", formatter_class=_Formatter,
@@ -255,7 +256,7 @@ def register(sub):
                "  minisyn importance --dataset mnist --data-dir DIR --epochs 50 --extra-epochs 10\n")
     g = p.add_argument_group("network, costs and training")
     g.add_argument("--sizes", type=_sizes, default=[784, 100, 100, 10], help="layer widths")
-    g.add_argument("--rho", type=float, default=0.5, help="reliability cost exponent")
+    g.add_argument("--rho", type=eval_fraction, default=0.5, help="reliability cost exponent (fractions allowed: 2/3)")
     g.add_argument("--c", type=float, default=None, help="reliability cost weight (default: from --s)")
     g.add_argument("--s", type=float, default=1e-3, help="s-form scale, c = s^rho/rho (paper's Fig. 5: 1e-3)")
     g.add_argument("--lambda", dest="lam", type=float, default=1e-4, help="L1 magnitude cost weight")

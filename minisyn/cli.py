@@ -300,9 +300,13 @@ def run_train(args):
         results["history"] = history
         save_json(out / "results.json", results)
         save_history_csv(out / "history.csv", history)
-        print(f"epoch {epoch:3d}  loss {history['loss'][-1]:.4f} (cross-entropy {history['ce'][-1]:.4f})  train acc {history['train_acc'][-1]:.4f}"
-              + ("" if history["val_acc"][-1] is None else f"  val acc {history['val_acc'][-1]:.4f}")
-              + f"  ({history['seconds'][-1]:.1f} s)")
+        from tqdm.auto import tqdm
+
+        # tqdm.write prints above the progress bar instead of through it
+        tqdm.write(f"epoch {epoch:3d}  loss {history['loss'][-1]:.4f} (cross-entropy {history['ce'][-1]:.4f})"
+                   f"  train acc {history['train_acc'][-1]:.4f}"
+                   + ("" if history["val_acc"][-1] is None else f"  val acc {history['val_acc'][-1]:.4f}")
+                   + f"  ({history['seconds'][-1]:.1f} s)", file=sys.stdout)
 
     try:
         history = train(net, opt, x, y, epochs=args.epochs, batch_size=args.batch_size, costs=costs,

@@ -389,8 +389,7 @@ def register(sub):
 
 
 def run_cli(args):
-    from minisyn.cli import backend_from_args
-    from minisyn.cli import CLIError, prepare_out_dir, save_npz
+    from minisyn.cli import CLIError, backend_from_args, prepare_out_dir, save_npz
     from minisyn.experiments.tradeoff import load_arrays
 
     if args.val_fraction:

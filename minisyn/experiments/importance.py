@@ -272,8 +272,7 @@ def register(sub):
 
 
 def run_cli(args):
-    from minisyn.cli import backend_from_args
-    from minisyn.cli import prepare_out_dir
+    from minisyn.cli import backend_from_args, prepare_out_dir
 
     backend = backend_from_args(args)
     out = prepare_out_dir(args.out, args.force, "importance")

@@ -422,8 +422,7 @@ def register(sub):
 
 
 def run_cli(args):
-    from minisyn.cli import backend_from_args
-    from minisyn.cli import CLIError
+    from minisyn.cli import CLIError, backend_from_args
 
     if args.val_fraction:
         raise CLIError("--val-fraction is not used by the sweep (networks are measured on the test set)")

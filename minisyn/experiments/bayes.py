@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -478,7 +477,7 @@ def print_table(result, file=None):
 
 
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
     from minisyn.experiments.tradeoff import _floats
 
     q = QUICK_SETTINGS
@@ -514,22 +513,16 @@ def register(sub):
     g.add_argument("--test-limit", type=int, default=None, help="use only the first N test examples")
     add_data_options(p)
     add_run_options(p)
-    for action in p._actions:
-        if action.dest == "out":
-            action.help = "output folder (default: runs/bayes); rerunning into it resumes"
-        if action.dest == "force":
-            action.help = "retrain networks already saved in --out"
+    mark_resumable(p, "runs/bayes")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.backend import Backend
-    from minisyn.cli import CLIError
+    from minisyn.cli import CLIError, backend_from_args
 
     if args.val_fraction:
         raise CLIError("--val-fraction is not used by bayes (networks are compared on the test set)")
-    backend = Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
-                      args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    backend = backend_from_args(args)
     out = Path(args.out or "runs/bayes")
     result = run_bayes(out, rhos=args.rho, c=args.c, lam=args.lam, prior_sigma=args.prior_sigma, sizes=args.sizes,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, sigma_init=args.sigma_init,

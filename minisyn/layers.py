@@ -57,6 +57,7 @@ class _Synaptic:
     bias: bool
     n_in: int
     n_out: int
+    needs_input_grad = True   # False for a first layer: backward then skips dL/dx (returns None)
 
     def _prepare_input(self, x, xp):
         if x.shape[-1] != self.n_in:
@@ -106,6 +107,8 @@ class Linear(_Synaptic):
     def backward(self, dL_da):
         xp = self.be.xp
         self.mu.grad += sum_to_shape(T(dL_da, xp) @ self._x, self.mu.shape, xp)  # dL/dW = delta^T x
+        if not self.needs_input_grad:
+            return None
         return self._input_grad(dL_da @ self.mu.value)  # dL/dx = delta W
 
 
@@ -202,19 +205,22 @@ class GaussianLinear(_Synaptic):
         dL_dmu = sum_to_shape(T(dL_da, xp) @ x, mu.shape, xp)  # G = delta^T x
         mu.grad += dL_dmu
         if self._mode == "mean":
-            return self._input_grad(dL_da @ mu.value)
+            return self._input_grad(dL_da @ mu.value) if self.needs_input_grad else None
+        dL_dx = None
         if self.scheme == "weights":
             dL_dsigma = dL_dmu * self._xi                      # dL/dsigma = G * xi
-            dL_dx = dL_da @ self._W                            # dL/dx = delta W
+            if self.needs_input_grad:
+                dL_dx = dL_da @ self._W                        # dL/dx = delta W
         else:
             tiny = xp.finfo(self._sv.dtype).tiny               # sv = 0 only where x = 0, whose terms vanish
             dL_dv = dL_da * self._eps / (2.0 * xp.maximum(self._sv, tiny))
             dL_dsigma = 2.0 * self._sigma * sum_to_shape(T(dL_dv, xp) @ (x * x), mu.shape, xp)
-            dL_dx = dL_da @ mu.value + 2.0 * x * (dL_dv @ self._s2)
+            if self.needs_input_grad:
+                dL_dx = dL_da @ mu.value + 2.0 * x * (dL_dv @ self._s2)
         # dL/dphi = dL/dsigma * logistic(phi); a shared phi sums over its uses
         _, slope = self.sigma_and_slope(cached=True)
         phi.grad += sum_to_shape(dL_dsigma * slope, phi.shape, xp)
-        return self._input_grad(dL_dx)
+        return None if dL_dx is None else self._input_grad(dL_dx)
 
 
 class BernoulliLinear(_Synaptic):
@@ -272,6 +278,8 @@ class BernoulliLinear(_Synaptic):
         xp = self.be.xp
         dL_dw = sum_to_shape(T(dL_da, xp) @ self._x, self.m.shape, xp)
         self.m.grad += dL_dw if self._scale is None else self._scale * dL_dw  # dL/dm = (r/p) dL/dw
+        if not self.needs_input_grad:
+            return None
         return self._input_grad(dL_da @ self._W)
 
 

@@ -100,6 +100,7 @@ class MLP:
                 layer = BernoulliLinear(n_in, n_out, p_init=p_init, release_p=release_p, **common)
             else:
                 layer = Linear(n_in, n_out, **common)
+            layer.needs_input_grad = i > 0          # nothing upstream of the input layer
             self.synaptic.append(layer)
             self.layers.append(layer)
             if i < len(sizes) - 2:
@@ -141,7 +142,7 @@ class MLP:
         g = dL_dlogits
         for layer in reversed(self.layers):
             g = layer.backward(g)
-        return g
+        return g   # None: the input layer computes no dL/dx
 
     def objective(self, x, targets, n_train, costs=(), mode="sample"):
         """Minibatch objective of MODEL.md §A4 and its gradient.

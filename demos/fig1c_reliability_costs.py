@@ -13,16 +13,10 @@ the cost and the quantal parameters of each mechanism) and ``results.json``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 try:
     import minisyn  # noqa: F401
@@ -30,7 +24,11 @@ except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from minisyn.biophysics import MECHANISMS  # noqa: E402
-from minisyn.cli import CLIError, atomic_write, prepare_out_dir, save_json  # noqa: E402
+from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
+from minisyn.output import pyplot, save_figure  # noqa: E402
+from minisyn.output import save_csv as write_csv  # noqa: E402
+
+plt = pyplot()
 
 NAME = "fig1c_reliability_costs"
 PANELS = ("I", "II", "III", "IV")
@@ -68,20 +66,11 @@ def plot(sigma, curves, mu):
     return fig
 
 
-def save_figure(fig, out, stem):
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-    plt.close(fig)
-
-
 def save_csv(path, sigma, curves):
-    buf = io.StringIO()
-    w = csv.writer(buf)
     cols = [f"{k}_{v}" for k in curves for v in ("cost", "n", "p", "q")]
-    w.writerow(["sigma"] + cols)
-    for j, s in enumerate(sigma):
-        w.writerow([repr(float(s))] + [repr(float(curves[k][v][j])) for k in curves for v in ("cost", "n", "p", "q")])
-    atomic_write(path, buf.getvalue())
+    write_csv(path, ["sigma"] + cols,
+              ([repr(float(s))] + [repr(float(curves[k][v][j])) for k in curves for v in ("cost", "n", "p", "q")]
+               for j, s in enumerate(sigma)))
 
 
 def run(out, quick=True, force=False, mu=1.0):

@@ -15,24 +15,21 @@ Writes ``fig4_two_synapses.png``/``.pdf``, ``samples.csv`` and ``results.json``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 try:
     import minisyn  # noqa: F401
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minisyn.cli import CLIError, atomic_write, prepare_out_dir, save_json  # noqa: E402
+from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
+from minisyn.output import pyplot, save_csv, save_figure  # noqa: E402
 from minisyn.theory import equal_cost_sigmas  # noqa: E402
+
+plt = pyplot()
 
 NAME = "fig4_two_synapses"
 GREY, GREEN = "0.45", "tab:green"
@@ -76,19 +73,9 @@ def plot(cmp, dev_hom, dev_het):
     return fig, mc
 
 
-def save_figure(fig, out, stem):
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-    plt.close(fig)
-
-
 def save_samples(path, dev_hom, dev_het):
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["hom_dw1", "hom_dw2", "het_dw1", "het_dw2"])
-    for row in np.hstack([dev_hom, dev_het]):
-        w.writerow([repr(float(v)) for v in row])
-    atomic_write(path, buf.getvalue())
+    save_csv(path, ["hom_dw1", "hom_dw2", "het_dw1", "het_dw2"],
+             ([repr(float(v)) for v in row] for row in np.hstack([dev_hom, dev_het])))
 
 
 def run(out, quick=True, force=False, h=(10.0, 0.5), c=0.05, rho=2.0, seed=0):

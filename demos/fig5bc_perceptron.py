@@ -18,17 +18,11 @@ first-task accuracy at the end of task 5 for both models (mean ± SD).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 try:
     import minisyn  # noqa: F401
@@ -36,8 +30,11 @@ except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from minisyn.backend import get_backend  # noqa: E402
-from minisyn.cli import CLIError, atomic_write, prepare_out_dir, save_json  # noqa: E402
+from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
 from minisyn.experiments.perceptron import LIFELONG_RULE, compare, load_sweep  # noqa: E402
+from minisyn.output import pyplot, save_csv, save_figure  # noqa: E402
+
+plt = pyplot()
 
 NAME = "fig5bc_perceptron"
 MODELS = {"stochastic": ("stochastic + consolidation", "C1"), "standard": ("standard perceptron", "C7")}
@@ -86,21 +83,6 @@ def plot(runs, sweep, passes, n_inputs):
            title=f"load sweep (N = {n_inputs})", ylim=(0.45, 1.02))
     ax.legend(fontsize=8, frameon=False, loc="lower left")
     return fig
-
-
-def save_figure(fig, out, stem):
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-    plt.close(fig)
-
-
-def save_csv(path, header, rows):
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    for row in rows:
-        w.writerow([repr(float(v)) if isinstance(v, (float, np.floating)) else v for v in row])
-    atomic_write(path, buf.getvalue())
 
 
 def summary(runs):

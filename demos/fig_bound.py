@@ -11,24 +11,22 @@ Writes ``fig_bound.png``/``.pdf``, ``bound.csv`` and ``results.json``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 try:
     import minisyn  # noqa: F401
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minisyn.cli import CLIError, atomic_write, prepare_out_dir, save_json  # noqa: E402
+from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
+from minisyn.output import pyplot, save_figure  # noqa: E402
+from minisyn.output import save_csv as write_csv  # noqa: E402
 from minisyn.theory import c_bi, c_vi  # noqa: E402
+
+plt = pyplot()
 
 NAME = "fig_bound"
 RHOS = (1 / 2, 2 / 3, 4 / 3, 2.0)
@@ -67,19 +65,10 @@ def plot(sigma, s, bi, vi, bi_small):
     return fig
 
 
-def save_figure(fig, out, stem):
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-    plt.close(fig)
-
-
 def save_csv(path, sigma, bi, vi):
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["sigma", "c_vi"] + [f"c_bi_rho_{k}" for k in bi])
-    for j in range(sigma.size):
-        w.writerow([repr(float(sigma[j])), repr(float(vi[j]))] + [repr(float(v[j])) for v in bi.values()])
-    atomic_write(path, buf.getvalue())
+    write_csv(path, ["sigma", "c_vi"] + [f"c_bi_rho_{k}" for k in bi],
+              ([repr(float(sigma[j])), repr(float(vi[j]))] + [repr(float(v[j])) for v in bi.values()]
+               for j in range(sigma.size)))
 
 
 def run(out, quick=True, force=False, s=1.0):

@@ -18,25 +18,23 @@ Writes ``fig_linear_theory.png``/``.pdf``, ``sigmas.csv`` and ``results.json``
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.ticker import NullFormatter
 
 try:
     import minisyn  # noqa: F401
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minisyn.cli import CLIError, atomic_write, prepare_out_dir, save_json  # noqa: E402
+from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
+from minisyn.output import pyplot, save_figure  # noqa: E402
+from minisyn.output import save_csv as write_csv  # noqa: E402
 from minisyn.theory import hessian_diag, optimal_sigma, posterior_sigma, predicted_slopes  # noqa: E402
+
+plt = pyplot()
 
 NAME = "fig_linear_theory"
 RHOS = (1 / 2, 2 / 3, 4 / 3, 2.0)
@@ -117,19 +115,9 @@ def plot(fits, X_post):
     return fig
 
 
-def save_figure(fig, out, stem):
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-    plt.close(fig)
-
-
 def save_csv(path, fits, H):
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["hessian_diag"] + [f"sigma_rho_{k}" for k in fits])
-    for i in range(H.size):
-        w.writerow([repr(float(H[i]))] + [repr(float(f["sigma"][i])) for f in fits.values()])
-    atomic_write(path, buf.getvalue())
+    write_csv(path, ["hessian_diag"] + [f"sigma_rho_{k}" for k in fits],
+              ([repr(float(H[i]))] + [repr(float(f["sigma"][i])) for f in fits.values()] for i in range(H.size)))
 
 
 def run(out, quick=True, force=False, c=0.5, seed=0):

@@ -24,13 +24,13 @@ Writes ``analyses.json`` (every number), ``lesion.csv``, ``p_histogram.csv``,
 """
 from __future__ import annotations
 
-import csv
-import io
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from minisyn.output import pyplot, save_csv, save_figure
 
 __all__ = ["QUICK_SETTINGS", "PAPER_SETTINGS", "LESION_FRACTIONS", "train_plastic", "load_network",
            "sizes_from_state", "run_analyses", "binned", "register"]
@@ -113,17 +113,6 @@ def _area(x, y):
     return float(np.sum(np.diff(x) * 0.5 * (y[1:] + y[:-1])))
 
 
-def _csv(path, header, rows):
-    from minisyn.cli import atomic_write
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    for row in rows:
-        w.writerow([repr(float(v)) if isinstance(v, (float, np.floating)) else v for v in row])
-    atomic_write(path, buf.getvalue())
-
-
 def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESION_FRACTIONS, lesion_seeds=3,
                  lesion_mode="mean", fisher_mode="mean", p_imp=0.9, n_shuffles=100, seed=0, plot=True,
                  extra=None):
@@ -172,7 +161,7 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
                         "fraction_at_least_p_imp": float((p >= p_imp).mean()),
                         "fraction_below_0.3": float((p < 0.3).mean())}
     res["p_histogram"] = {"edges": edges, "counts": counts}
-    _csv(out / "p_histogram.csv", ("bin_low", "bin_high", "count"), zip(edges[:-1], edges[1:], counts))
+    save_csv(out / "p_histogram.csv", ("bin_low", "bin_high", "count"), zip(edges[:-1], edges[1:], counts))
 
     # Fig. 2b: lesions
     fractions = np.asarray(fractions, float)
@@ -185,7 +174,7 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
     res["lesion"] = {"mode": lesion_mode, "fraction": fractions, "low_p_mean": low.mean(0), "low_p_sd": low.std(0),
                      "random_mean": rnd.mean(0), "random_sd": rnd.std(0), "low_p_runs": low, "random_runs": rnd,
                      "area_low_p": _area(fractions, low.mean(0)), "area_random": _area(fractions, rnd.mean(0))}
-    _csv(out / "lesion.csv", ("fraction", "low_p_mean", "low_p_sd", "random_mean", "random_sd"),
+    save_csv(out / "lesion.csv", ("fraction", "low_p_mean", "low_p_sd", "random_mean", "random_sd"),
          zip(fractions, low.mean(0), low.std(0), rnd.mean(0), rnd.std(0)))
 
     # Fig. 2c: energy per synapse against p
@@ -196,7 +185,7 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
                           "spearman": {"rho": rho_e[0], "p_value": rho_e[1]},
                           "mean_energy_p_at_least_p_imp": float(e[p >= p_imp].mean()) if (p >= p_imp).any() else None,
                           "mean_energy_p_below_0.3": float(e[p < 0.3].mean()) if (p < 0.3).any() else None}
-    _csv(out / "energy_vs_p.csv", ("p_bin_centre", "mean_energy", "count"), zip(c_e, mean_e, n_e))
+    save_csv(out / "energy_vs_p.csv", ("p_bin_centre", "mean_energy", "count"), zip(c_e, mean_e, n_e))
 
     # Fig. 2d: empirical Fisher against p
     tf = time.perf_counter()
@@ -209,7 +198,7 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
                           "seconds": time.perf_counter() - tf,
                           "spearman": {"rho": rho_f[0], "p_value": rho_f[1]},
                           "bin_centre": c_f, "median_fisher": med_f, "mean_fisher": mean_f, "count": n_f}
-    _csv(out / "fisher_vs_p.csv", ("p_bin_centre", "median_fisher", "mean_fisher", "count"),
+    save_csv(out / "fisher_vs_p.csv", ("p_bin_centre", "median_fisher", "mean_fisher", "count"),
          zip(c_f, med_f, mean_f, n_f))
 
     # Fig. 3: neuron-level sparsity
@@ -230,7 +219,7 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
         "shuffled_in_sd": float(ns["shuffled_in"].std()),
         "out_counts_sd": float(ns["out_counts"].std()), "shuffled_out_sd": float(ns["shuffled_out"].std()),
     }
-    _csv(out / "neuron_counts.csv", ("neuron", "important_inputs", "important_outputs"),
+    save_csv(out / "neuron_counts.csv", ("neuron", "important_inputs", "important_outputs"),
          ((i, int(a), int(b)) for i, (a, b) in enumerate(zip(ns["in_counts"], ns["out_counts"]))))
     res["seconds"] = time.perf_counter() - t0
     res["figures"] = plot_analyses(res, p, e, fisher, ns, out, seed) if plot else []
@@ -240,10 +229,7 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
 
 def plot_analyses(res, p, e, fisher, ns, out, seed=0):
     """Fig. 2 (a: p histogram, b: lesions, c: energy vs p, d: Fisher vs p) and Fig. 3 (sparsity)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     rng = np.random.default_rng(seed)
@@ -284,10 +270,7 @@ def plot_analyses(res, p, e, fisher, ns, out, seed=0):
     ax[3].legend(fontsize=8, frameon=False)
     sp = fv["spearman"]
     ax[3].set_title(f"d  Fisher (Spearman {sp['rho']:.2f}, p = {sp['p_value']:.1e})", loc="left", fontsize=10)
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"fig2_analyses.{ext}", dpi=120)
-        paths.append(out / f"fig2_analyses.{ext}")
-    plt.close(fig)
+    paths += save_figure(fig, out, "fig2_analyses", dpi=120)
 
     s = res["neuron_sparsity"]
     fig, ax = plt.subplots(1, 3, figsize=(11, 3.3), constrained_layout=True)
@@ -315,10 +298,7 @@ def plot_analyses(res, p, e, fisher, ns, out, seed=0):
     ax[2].set_ylabel("important outputs")
     r = s["in_out_correlation"]
     ax[2].set_title(f"c  in/out correlation r = {r:.2f}", loc="left", fontsize=10)
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"fig3_sparsity.{ext}", dpi=120)
-        paths.append(out / f"fig3_sparsity.{ext}")
-    plt.close(fig)
+    paths += save_figure(fig, out, "fig3_sparsity", dpi=120)
     return paths
 
 

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minisyn.output import pyplot, save_figure
+
 __all__ = ["QUICK_SETTINGS", "FULL_SETTINGS", "ee_key", "bbb_key", "train_ee", "train_bbb", "predictive",
            "active_masks", "compare_sigmas", "compare_predictive", "run_bayes", "plot_sigmas", "plot_slopes",
            "plot_predictive", "register"]
@@ -355,24 +357,6 @@ def _write_csv(path, rows):
 
 
 # -- figures -------------------------------------------------------------------------------
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, out, stem, plt):
-    paths = []
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-        paths.append(out / f"{stem}.{ext}")
-    plt.close(fig)
-    return paths
-
-
 def _rho_label(rho):
     from minisyn.experiments.tradeoff import rho_label
 
@@ -382,7 +366,7 @@ def _rho_label(rho):
 def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
     """Fig. 7a: log-log scatter of sigma_EE against sigma_post, rows = layers, columns = rho
     (the synapses of ``masks``)."""
-    plt = _plt()
+    plt = pyplot()
     rhos = list(ee_arrays)
     n_layers = sum(1 for k in bbb if k.startswith("sigma"))
     rng = np.random.default_rng(seed)
@@ -406,12 +390,12 @@ def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
                 ax.set_xlabel(r"BBB posterior $\sigma_{post}$")
             if j == 0:
                 ax.set_ylabel(r"energy-efficient $\sigma$")
-    return _save(fig, out, "fig7_bayes_sigmas", plt)
+    return save_figure(fig, out, "fig7_bayes_sigmas", dpi=110)
 
 
 def plot_slopes(rows, out):
     """Fig. 7b/c: fitted log-log slope and correlation against rho, with the §A7 prediction 2/(2+rho)."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.9), constrained_layout=True)
     layers = sorted({r["layer"] for r in rows}, key=lambda s: (s == "all", s))
     rhos = sorted({r["rho"] for r in rows})
@@ -429,12 +413,12 @@ def plot_slopes(rows, out):
     for ax in axes:
         ax.set_xlabel(r"$\rho$")
     axes[0].legend(fontsize=7, frameon=False)
-    return _save(fig, out, "fig7_bayes_slopes", plt)
+    return save_figure(fig, out, "fig7_bayes_slopes", dpi=110)
 
 
 def plot_predictive(ee_arrays, bbb, y, rows, out):
     """Appendix 4 Fig. 1: per test example, the predictive probability of the true class, EE against BBB."""
-    plt = _plt()
+    plt = pyplot()
     rhos = list(ee_arrays)
     idx = np.arange(len(y))
     pb = bbb["probs"][idx, y]
@@ -461,7 +445,7 @@ def plot_predictive(ee_arrays, bbb, y, rows, out):
         ax.legend(fontsize=6, frameon=False, loc="upper left")
         if j == 0:
             ax.set_ylabel("test examples")
-    return _save(fig, out, "app4_fig1_predictive", plt)
+    return save_figure(fig, out, "app4_fig1_predictive", dpi=110)
 
 
 # -- the command line ------------------------------------------------------------------------

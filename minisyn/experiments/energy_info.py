@@ -33,14 +33,14 @@ energy needed to reach a target information (3 bits by default).
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from minisyn.output import pyplot, save_csv, save_figure
 
 __all__ = ["MODELS", "ENERGY_RULE", "QUICK_SETTINGS", "PAPER_SETTINGS", "l2_grid", "run_key",
            "train_models", "test_probabilities", "energy_at_information", "run_energy_info", "write_csv",
@@ -318,15 +318,8 @@ CSV_COLUMNS = ("key", "model", "l2", "seed", "status", "information_bits", "ener
 
 
 def write_csv(path, records):
-    from minisyn.cli import atomic_write
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
-    for r in records:
-        w.writerow(["" if r.get(k) is None else (repr(r[k]) if isinstance(r[k], float) else r[k])
-                    for k in CSV_COLUMNS])
-    atomic_write(path, buf.getvalue())
+    save_csv(path, CSV_COLUMNS,
+             [["" if r.get(k) is None else r[k] for k in CSV_COLUMNS] for r in records])
 
 
 def energy_at_levels(records, levels):
@@ -336,16 +329,12 @@ def energy_at_levels(records, levels):
 
 def write_target_csv(path, records, target_bits, levels=LEVELS_BITS):
     """Energy each model needs for ``target_bits`` and for further ``levels`` (one row per model and level)."""
-    from minisyn.cli import atomic_write
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(("model", "information_bits", "energy", "status", "max_information_bits", "is_target"))
+    rows = []
     for level in sorted(set(levels) | {float(target_bits)}):
         for model, t in summarise(records, level).items():
-            w.writerow((model, level, repr(t["energy"]), t["status"], repr(t["max_information_bits"]),
-                        int(level == float(target_bits))))
-    atomic_write(path, buf.getvalue())
+            rows.append((model, str(level), repr(t["energy"]), t["status"], repr(t["max_information_bits"]),
+                         int(level == float(target_bits))))
+    save_csv(path, ("model", "information_bits", "energy", "status", "max_information_bits", "is_target"), rows)
 
 
 COLOURS = {"plastic": "tab:red", "fixed": "tab:blue", "deterministic": "0.3"}
@@ -356,10 +345,7 @@ LABELS = {"plastic": "plastic stochastic release", "fixed": "fixed release (mean
 def plot_energy_info(records, out, target_bits=DEFAULT_TARGET_BITS, targets=None):
     """Fig. 1: information against energy (all three models on one axes), plus
     accuracy and mean activity against energy. Returns the file paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     targets = targets if targets is not None else summarise(records, target_bits)
@@ -386,13 +372,7 @@ def plot_energy_info(records, out, target_bits=DEFAULT_TARGET_BITS, targets=None
     axes[1].set_title("accuracy", loc="left", fontsize=10)
     axes[2].set_title("activity", loc="left", fontsize=10)
     axes[0].legend(fontsize=7.5, frameon=False)
-    paths = []
-    for ext in ("png", "pdf"):
-        path = out / f"fig1_energy_information.{ext}"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out, "fig1_energy_information", dpi=120)
 
 
 def print_table(records, targets, target_bits, file=None):

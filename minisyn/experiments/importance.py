@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minisyn.output import pyplot, save_figure
+
 __all__ = ["QUANTITIES", "accumulate_importance", "spearman_table", "plot_importance", "run_importance",
            "register"]
 
@@ -139,10 +141,7 @@ def spearman_table(stats):
 
 def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, seed=0):
     """Log-log scatter of sigma against each quantity (rows) for every layer (columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     rng = np.random.default_rng(seed)
@@ -164,12 +163,7 @@ def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, 
             ax.set_xlabel(QUANTITIES[q], fontsize=8)
             if j == 0:
                 ax.set_ylabel(r"$\sigma$")
-    paths = []
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}", dpi=110)
-        paths.append(out / f"{stem}.{ext}")
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out, stem, dpi=110)
 
 
 def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, lam=1e-4, sizes=(784, 100, 100, 10),

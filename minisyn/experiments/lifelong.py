@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minisyn.output import pyplot
+
 __all__ = ["PROTOCOLS", "METHODS", "LIFELONG_RULE", "PAPER_SETTINGS", "QUICK_SETTINGS", "Task",
            "split_tasks", "permuted_tasks", "continuous_schedule", "batch_stream", "run_one", "run_key",
            "run_lifelong", "summarise", "write_summary_csv", "plot_matrices", "plot_summary", "load_data",
@@ -532,10 +534,7 @@ def _save_fig(fig, stem):
 
 def plot_matrices(results, stem, protocol):
     """Seed-averaged accuracy matrices, one panel per method (PNG and PDF at ``stem``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     methods = [m for m, runs in results.items() if runs]
     fig, axes = plt.subplots(1, len(methods), figsize=(2.9 * len(methods) + 0.8, 3.1), squeeze=False,
@@ -562,10 +561,7 @@ def plot_matrices(results, stem, protocol):
 
 def plot_summary(results, stem, protocol):
     """First-task accuracy over training (left) and final mean accuracy per method (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     methods = [m for m, runs in results.items() if runs]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True,

@@ -29,14 +29,14 @@ running the same command again skips networks already saved (resume).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from minisyn.output import pyplot, save_csv, save_figure
 
 __all__ = ["RHOS", "NOISES", "c_grid", "run_key", "load_arrays", "train_ensemble", "run_sweep",
            "write_csv", "plot_sweep", "register", "PAPER_SETTINGS"]
@@ -289,16 +289,12 @@ CSV_COLUMNS = ("key", "noise", "rho", "c", "seed", "status", "acc_sampled", "acc
 
 
 def write_csv(path, records):
-    from minisyn.cli import atomic_write
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
+    rows = []
     for r in records:
         acc = r["test_accuracy"]
         row = dict(r, acc_sampled=acc["sampled"], acc_mean=acc["mean"], acc_predictive=acc["predictive"])
-        w.writerow([repr(row[k]) if isinstance(row[k], float) else row[k] for k in CSV_COLUMNS])
-    atomic_write(path, buf.getvalue())
+        rows.append([row[k] for k in CSV_COLUMNS])
+    save_csv(path, CSV_COLUMNS, rows)
 
 
 COLOURS = {"heterogeneous": "tab:green", "homogeneous": "0.5"}
@@ -317,10 +313,7 @@ def plot_sweep(records, out):
     """Fig. 2 (accuracy and sigma_bar against c) and Fig. 3 (accuracy against sigma_bar,
     reliability cost against sigma_bar, accuracy against reliability cost), one
     column per rho, both noise settings on the same axes. Returns the file paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     rhos = sorted({r["rho"] for r in records})
@@ -353,10 +346,7 @@ def plot_sweep(records, out):
                 if i == 0:
                     ax.set_title(rf"$\rho$ = {rho_label(rho)}")
         axes[0, 0].legend(fontsize=8, frameon=False)
-        for ext in ("png", "pdf"):
-            fig.savefig(out / f"{stem}.{ext}", dpi=110)
-            paths.append(out / f"{stem}.{ext}")
-        plt.close(fig)
+        paths += save_figure(fig, out, stem, dpi=110)
     return paths
 
 

@@ -152,6 +152,43 @@ def test_resume_skips_finished_runs(data, tmp_path, monkeypatch):
     assert calls == [("split", "sgd", 1)]
 
 
+def test_eval_mode_counts_only_for_bernoulli_runs(data, tmp_path, monkeypatch):
+    """A deterministic run is evaluated the same under every eval_mode, so it is reused;
+    a Bernoulli run saved under another eval_mode is refused."""
+    kw = dict(TINY, lr=0.05)
+    first = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0], data, progress=False, **kw)
+    monkeypatch.setattr(L, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    again = L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False,
+                           **dict(kw, eval_mode="predictive"))
+    assert again["sgd"][0]["matrix"] == first["sgd"][0]["matrix"]
+    with pytest.raises(ValueError, match="another configuration"):
+        L.run_lifelong(tmp_path, "split", ["ghost"], [0], data, progress=False, **dict(kw, eval_mode="mean"))
+
+
+def test_predictive_eval_averages_release_samples(data):
+    """'predictive' averages the softmax of PREDICTIVE_SAMPLES release samples: with every p = 1
+    (no noise) it equals the mean-weight accuracy; with p < 1 it differs from one sample."""
+    from minisyn.backend import get_backend
+
+    be = get_backend("numpy")
+    x, y, xt, yt = data
+    tasks = L.build_tasks("split", y, yt, x.shape[1], seed=0)
+    td = L._DeviceTasks(be, x, xt, tasks)
+    net, _, _ = L.make_method("presynaptic", [x.shape[1], 16, 2], be, 0, 0.1)
+    counted = []
+    orig = net.forward
+    net.forward = lambda *a, **k: counted.append(a[1]) or orig(*a, **k)
+    td.accuracy(net, 0, "predictive")
+    n_chunks = -(-len(tasks[0].test_idx) // 2000)
+    assert counted == ["sample"] * (L.PREDICTIVE_SAMPLES * n_chunks)
+    net.forward = orig
+    for layer in net.synaptic:
+        layer.p[...] = 1.0
+    assert td.accuracy(net, 0, "predictive") == td.accuracy(net, 0, "mean")
+    with pytest.raises(ValueError, match="eval_mode"):
+        L.run_one("split", "ghost", 0, *data, lr=0.05, backend="numpy", **dict(TINY, eval_mode="median"))
+
+
 def test_report_writes_finite_outputs(data, tmp_path):
     res = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0, 1], data, progress=False, **dict(TINY, lr=0.05))
     table = L.report(tmp_path, "split", res, quiet=True)

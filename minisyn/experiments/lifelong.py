@@ -70,6 +70,8 @@ METHODS = {
     "ghost": ("ghost release p=0.5 (ablation)", "C4"),
 }
 BERNOULLI_METHODS = ("presynaptic", "no-consolidation", "ghost")
+EVAL_MODES = ("sample", "mean", "predictive")
+PREDICTIVE_SAMPLES = 10  # release samples averaged by eval_mode='predictive' (the authors' test_samples)
 
 #: Presynaptic-rule values for lifelong learning (MODEL.md §B2, the authors' configs).
 LIFELONG_RULE = dict(d_up=0.0520, d_down=0.0516, g_lim=1e-3, p_min=0.25, p_freeze=0.9353, lr_factor=True)
@@ -220,6 +222,13 @@ def build_tasks(protocol, y_train, y_test, n_pixels, seed, n_tasks=10, permute_f
 
 # ---------------------------------------------------------------------------------------------
 # One run
+def scores_for(net, x, mode):
+    """Class scores whose argmax is the prediction under ``mode`` (one of ``EVAL_MODES``)."""
+    if mode == "predictive":
+        return net.predict_proba(x, "sample", PREDICTIVE_SAMPLES)
+    return net.forward(x, mode)
+
+
 class _DeviceTasks:
     """Base inputs on the backend, with each task's rows, labels and permutation."""
 
@@ -262,8 +271,8 @@ class _DeviceTasks:
         for s in range(0, len(t.test_idx), chunk):
             rows = self.be.asarray(t.test_idx[s:s + chunk].astype(np.int64))
             y = self.be.asarray(t.test_y[s:s + chunk].astype(np.int64))
-            logits = net.forward(self.inputs(self.xt, rows, k), mode)
-            correct += self.be.scalar((logits.argmax(axis=-1) == y).sum())
+            scores = scores_for(net, self.inputs(self.xt, rows, k), mode)
+            correct += self.be.scalar((scores.argmax(axis=-1) == y).sum())
         return correct / len(t.test_idx)
 
 
@@ -335,8 +344,10 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
     lr : learning rate of SGD and of the rule's expected strengths (default: §B2's 1e-3 / 1e-2)
     transition : steps of a continuous transition (default: half the steps of a task)
     eval_every : steps between evaluations of the first task (default: ~10 per task)
-    eval_mode : 'sample' (the stochastic network as it runs) or 'mean' (w = m); deterministic
-        networks are always evaluated as they are
+    eval_mode : 'sample' (one release sample, the stochastic network as it runs), 'mean'
+        (w = m) or 'predictive' (argmax of the softmax averaged over ``PREDICTIVE_SAMPLES``
+        release samples, as the authors' code evaluates); deterministic networks and BGD's
+        mean weights are always evaluated as they are
     eval_limit : test examples of the first task used for the curve (None: all)
     fisher_samples : training examples of a task in EWC's Fisher information
 
@@ -373,6 +384,8 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
         row_after = list(np.cumsum(steps_per_task))
     total = shares.shape[0]
     eval_every = max(1, min(steps_per_task) // 10) if eval_every is None else max(1, int(eval_every))
+    if eval_mode not in EVAL_MODES:
+        raise ValueError(f"eval_mode must be one of {', '.join(EVAL_MODES)}, got {eval_mode!r}")
     mode = eval_mode if method in BERNOULLI_METHODS else "mean"
     first_limit = None if eval_limit is None else int(eval_limit)
 
@@ -380,7 +393,7 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
         if first_limit is None:
             return dev.accuracy(net, 0, mode)
         x, y = dev.task_arrays(0, first_limit, test=True)
-        return be.scalar((net.forward(x, mode).argmax(axis=-1) == y).mean())
+        return be.scalar((scores_for(net, x, mode).argmax(axis=-1) == y).mean())
 
     from tqdm.auto import tqdm
 
@@ -441,7 +454,11 @@ def load_data(dataset="embedded", data_dir=None, download=True, train_limit=None
     return x, y, xt, yt, ds
 
 
-def _config_key(cfg):
+def _config_key(cfg, method=None):
+    """The saved configuration as a string; ``eval_mode`` only counts for Bernoulli methods."""
+    cfg = dict(cfg or {})
+    if method is not None and method not in BERNOULLI_METHODS:
+        cfg.pop("eval_mode", None)
     return json.dumps(cfg, sort_keys=True, default=str)
 
 
@@ -469,7 +486,7 @@ def run_lifelong(out, protocol, methods, seeds, data, *, force=False, progress=T
         path = runs_dir / f"{run_key(protocol, m, s)}.json"
         if path.exists() and not force:
             saved = json.loads(path.read_text())
-            if _config_key(saved.get("config")) != _config_key(cfg):
+            if _config_key(saved.get("config"), m) != _config_key(cfg, m):
                 raise ValueError(f"{path} was run with another configuration: choose another --out, "
                                  "or pass --force to rerun")
             results[m].append(saved)
@@ -666,8 +683,10 @@ def register(sub):
     g.add_argument("--lr", type=float, default=None,
                    help="learning rate of SGD, EWC and the rule's strengths (default 0.05 quick; paper "
                         "1e-3 split, 1e-2 permuted)")
-    g.add_argument("--eval-mode", choices=("sample", "mean"), default="sample",
-                   help="Bernoulli networks: evaluate with sampled release or the mean weights")
+    g.add_argument("--eval-mode", choices=EVAL_MODES, default="sample",
+                   help="Bernoulli networks: evaluate with one release sample, the mean weights, or the "
+                        f"softmax averaged over {PREDICTIVE_SAMPLES} release samples ('predictive', as "
+                        "the authors' code)")
     g.add_argument("--eval-every", type=int, default=None, help="steps between first-task evaluations")
     g.add_argument("--test-limit", type=int, default=None, help="use a random subset of the test set")
     g = p.add_argument_group("baselines")

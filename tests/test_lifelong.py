@@ -250,3 +250,14 @@ def test_demo_quick_tiny(name, methods, tmp_path, capsys):
     for stem in ("split_matrices", "split_first_task_and_final"):
         assert (tmp_path / f"{stem}.png").exists() and (tmp_path / f"{stem}.pdf").exists()
     assert "final mean accuracy" in capsys.readouterr().out
+
+
+def test_demo_full_uses_paper_settings_and_authors_evaluation(monkeypatch):
+    demo = _load_demo("fig4_lifelong")
+    seen = {}
+    monkeypatch.setattr(demo.lifelong, "run_cli", lambda a: seen.update(vars(a)) or 0)
+    assert demo.main(["--full", "--data-dir", "somewhere"]) == 0
+    assert seen["paper"] and seen["n_seeds"] == 5 and seen["dataset"] == "mnist"
+    assert seen["eval_mode"] == "predictive"
+    assert demo.main(["--full", "--eval-mode", "mean"]) == 0          # an explicit choice wins
+    assert seen["eval_mode"] == "mean"

@@ -152,9 +152,9 @@ def test_resume_skips_finished_runs(data, tmp_path, monkeypatch):
     assert calls == [("split", "sgd", 1)]
 
 
-def test_eval_mode_counts_only_for_bernoulli_runs(data, tmp_path, monkeypatch):
+def test_method_specific_settings_only_invalidate_their_methods(data, tmp_path, monkeypatch):
     """A deterministic run is evaluated the same under every eval_mode, so it is reused;
-    a Bernoulli run saved under another eval_mode is refused."""
+    a Bernoulli run saved under another eval_mode is refused; EWC/BGD settings touch only those."""
     kw = dict(TINY, lr=0.05)
     first = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0], data, progress=False, **kw)
     monkeypatch.setattr(L, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
@@ -163,6 +163,12 @@ def test_eval_mode_counts_only_for_bernoulli_runs(data, tmp_path, monkeypatch):
     assert again["sgd"][0]["matrix"] == first["sgd"][0]["matrix"]
     with pytest.raises(ValueError, match="another configuration"):
         L.run_lifelong(tmp_path, "split", ["ghost"], [0], data, progress=False, **dict(kw, eval_mode="mean"))
+    # baseline-only settings leave the other methods' runs valid
+    again = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0], data, progress=False,
+                           **dict(kw, ewc_lambda=5.0, bgd_eta=3.0, fisher_samples=7))
+    assert again["ghost"][0]["matrix"] == first["ghost"][0]["matrix"]
+    with pytest.raises(ValueError, match="another configuration"):
+        L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, **dict(kw, epochs=2))
 
 
 def test_predictive_eval_averages_release_samples(data):

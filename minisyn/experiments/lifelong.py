@@ -454,11 +454,26 @@ def load_data(dataset="embedded", data_dir=None, download=True, train_limit=None
     return x, y, xt, yt, ds
 
 
+# Settings that only change the runs of some methods: a saved run of any other method stays valid
+# when they change (so e.g. a new --ewc-lambda retrains EWC alone).
+METHOD_SETTINGS = {
+    "eval_mode": BERNOULLI_METHODS,
+    "rule": BERNOULLI_METHODS,
+    "ewc_lambda": ("ewc",),
+    "fisher_samples": ("ewc",),
+    "bgd_eta": ("bgd",),
+    "bgd_sigma": ("bgd",),
+    "bgd_samples": ("bgd",),
+}
+
+
 def _config_key(cfg, method=None):
-    """The saved configuration as a string; ``eval_mode`` only counts for Bernoulli methods."""
+    """The saved configuration as a string, leaving out settings that ``method`` does not use."""
     cfg = dict(cfg or {})
-    if method is not None and method not in BERNOULLI_METHODS:
-        cfg.pop("eval_mode", None)
+    if method is not None:
+        for name, users in METHOD_SETTINGS.items():
+            if method not in users:
+                cfg.pop(name, None)
     return json.dumps(cfg, sort_keys=True, default=str)
 
 

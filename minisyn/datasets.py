@@ -46,6 +46,7 @@ __all__ = [
     "fetch",
     "load_dataset",
     "preprocess",
+    "standardize",
     "train_val_split",
     "shuffled_batches",
     "check_finite",
@@ -620,6 +621,42 @@ def preprocess(images, dtype=np.float32):
             "pass raw uint8 images to have them scaled"
         )
     return flat.astype(dtype)
+
+
+def standardize(x_train, *others):
+    """Shift and scale inputs by the training set's pixel mean and standard deviation.
+
+    ``x -> (x - m) / s`` with the two scalars ``m`` and ``s`` taken over every
+    pixel of every training image (for MNIST, m = 0.1307 and s = 0.3081: the
+    constants of the usual PyTorch pipeline). The same ``m`` and ``s`` are
+    applied to ``others`` (a test set, say).
+
+    Why it matters for Gaussian synapses (MODEL.md §A4): a pixel that is 0 in
+    every training image gives its synapses ``x_i = 0``, so the data term has
+    zero gradient with respect to their ``sigma``; the reliability cost alone
+    then drives those sigmas up for as long as training runs. After
+    standardising, such a pixel is the constant ``-m/s`` and its synapses'
+    noise reaches the output like a bias's would.
+
+    Returns
+    -------
+    tuple
+        ``(x_train, *others, m, s)``, the arrays in their own dtype.
+    """
+    x = np.asarray(x_train)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x_train must have shape (n, d) with n >= 2, got {x.shape}")
+    m = float(x.mean(dtype=np.float64))
+    s = float(x.std(dtype=np.float64))
+    if not s > 0:
+        raise ValueError("x_train is constant: its standard deviation is 0, nothing to scale by")
+    out = []
+    for a in (x, *others):
+        a = np.asarray(a)
+        if a.ndim != 2 or a.shape[1] != x.shape[1]:
+            raise ValueError(f"arrays to standardise must have shape (n, {x.shape[1]}), got {a.shape}")
+        out.append(((a - a.dtype.type(m)) / a.dtype.type(s)).astype(a.dtype, copy=False))
+    return (*out, m, s)
 
 
 def train_val_split(x, y, val_fraction, seed):

@@ -371,6 +371,32 @@ def test_preprocess_rejects_nan_and_out_of_range_floats():
         ds.preprocess(np.array([[0.5, 3.0]]))
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 30), st.integers(1, 12), st.integers(0, 2**32 - 1),
+       st.floats(-3, 3), st.floats(0.01, 10))
+def test_standardize_gives_zero_mean_unit_std_and_maps_others_by_the_same_affine_map(n, d, seed, shift, scale):
+    rng = np.random.default_rng(seed)
+    x = shift + scale * rng.random((n, d))
+    x[0, 0] += scale          # never constant
+    other = rng.random((5, d))
+    xs, os_, m, s = ds.standardize(x, other)
+    assert xs.mean() == pytest.approx(0.0, abs=1e-9) and xs.std() == pytest.approx(1.0, rel=1e-9)
+    assert m == pytest.approx(x.mean()) and s == pytest.approx(x.std())
+    np.testing.assert_allclose(os_ * s + m, other, rtol=1e-12, atol=1e-12)
+
+
+def test_standardize_keeps_dtype_and_rejects_constant_or_mismatched_input():
+    x = np.random.default_rng(0).random((4, 3)).astype(np.float32)
+    xs, m, s = ds.standardize(x)
+    assert xs.dtype == np.float32 and s > 0
+    with pytest.raises(ValueError, match="constant"):
+        ds.standardize(np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        ds.standardize(x, np.ones((2, 5)))
+    with pytest.raises(ValueError, match="n >= 2"):
+        ds.standardize(np.ones(3))
+
+
 def test_check_finite_names_the_array_and_passes_finite_input():
     x = np.ones((2, 3))
     assert ds.check_finite(x, "weights") is x

@@ -55,6 +55,58 @@ def test_sweep_writes_runs_csv_figures_and_resumes(tmp_path, monkeypatch):
         tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2, 1e1], backend=be, **dict(TINY, epochs=2))
 
 
+def test_standardized_inputs_are_part_of_the_resume_key(tmp_path, monkeypatch):
+    be = Backend("numpy", "float32")
+    res = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2], noises=("homogeneous",), backend=be,
+                             inputs="standardized", plot=False, **TINY)
+    (rec,) = res["records"]
+    assert rec["settings"]["inputs"] == "standardized" and np.isfinite(rec["sigma_bar"])
+    with pytest.raises(ValueError, match="other settings"):
+        tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2], noises=("homogeneous",), backend=be, plot=False,
+                           **TINY)
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        tradeoff.run_sweep(tmp_path / "x", rhos=[0.5], cs=[1e-2], backend=be, inputs="zscore", **TINY)
+    # a run saved before the setting existed counts as [0, 1] pixels and is reused
+    path = next((tmp_path / "runs").glob("*.json"))
+    old = json.loads(path.read_text())
+    del old["settings"]["inputs"]
+    path.write_text(json.dumps(old))
+    monkeypatch.setattr(tradeoff, "train_ensemble", lambda *a, **k: pytest.fail("retrained a saved run"))
+    again = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2], noises=("homogeneous",), backend=be,
+                               plot=False, **TINY)
+    assert again["trained"] == 0
+
+
+def test_load_arrays_standardized_matches_unit_inputs_shifted_and_scaled():
+    be = Backend("numpy", "float64")
+    x, y, xt, yt, _ = tradeoff.load_arrays(be, train_limit=200, seed=1)
+    xs, ys, xts, yts, _ = tradeoff.load_arrays(be, train_limit=200, seed=1, inputs="standardized")
+    m, s = x.mean(), x.std()
+    np.testing.assert_allclose(xs, (x - m) / s, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xts, (xt - m) / s, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(ys, y)
+
+
+def test_a_pixel_that_is_always_zero_gets_no_data_gradient_on_sigma_unless_standardized():
+    """Why heterogeneous sigma_bar is inflated on [0, 1] MNIST (docs/tradeoff-and-importance.md)."""
+    from minisyn.network import MLP
+    from minisyn.losses import one_hot
+
+    be = Backend("numpy", "float64")
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 6))
+    x[:, 0] = 0.0                                     # a dead pixel
+    targets = one_hot(rng.integers(0, 3, 30), 3, np, np.float64)
+    grads = {}
+    for name, xin in (("unit", x), ("standardized", (x - x.mean()) / x.std())):
+        net = MLP((6, 5, 3), "gaussian", be, seed=2, sigma_init=0.1)
+        net.zero_grad()
+        net.objective(xin, targets, 30)               # data term only: no costs
+        grads[name] = net.synaptic[0].phi.grad[:, 0]    # phi of the synapses from the dead pixel
+    assert np.all(grads["unit"] == 0.0)
+    assert np.all(np.abs(grads["standardized"]) > 0)
+
+
 def test_ensemble_member_equals_lone_network(tmp_path):
     """Member k of an ensemble (its own c and rho) gives the results of that network trained alone."""
     from minisyn.costs import L1Cost, PowerLawCost, reported_reliability_cost, sigma_bar

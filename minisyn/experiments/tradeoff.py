@@ -75,12 +75,21 @@ def run_key(noise, rho, c, seed):
     return f"{noise[:3]}_rho{rho:.6g}_c{c:.6e}_seed{seed}".replace("+", "")
 
 
-def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train_limit=None, seed=0):
+INPUTS = ("unit", "standardized")
+
+
+def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train_limit=None, seed=0,
+                inputs="unit"):
     """Training and test arrays on ``backend`` (as ``minisyn train`` loads them).
 
     ``train_limit`` keeps a seeded random subset of that many training examples.
+    ``inputs``: ``'unit'`` keeps pixels in [0, 1]; ``'standardized'`` shifts and
+    scales them by the training set's pixel mean and standard deviation
+    (:func:`minisyn.datasets.standardize`).
     Returns ``(x, y, x_test, y_test, dataset)``.
     """
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
     from minisyn import datasets
     from minisyn.train import prepare_arrays
 
@@ -91,8 +100,11 @@ def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train
             raise ValueError(f"train_limit must be >= 1, got {train_limit}")
         keep = np.random.default_rng(seed).permutation(len(y_train))[: int(train_limit)]
         x_train, y_train = x_train[keep], y_train[keep]
+    x_test = datasets.preprocess(ds.x_test)
+    if inputs == "standardized":
+        x_train, x_test, _, _ = datasets.standardize(x_train, x_test)
     x, y = prepare_arrays(x_train, y_train, backend)
-    xt, yt = prepare_arrays(datasets.preprocess(ds.x_test), ds.y_test, backend)
+    xt, yt = prepare_arrays(x_test, ds.y_test, backend)
     return x, y, xt, yt, ds
 
 
@@ -146,18 +158,26 @@ def train_ensemble(backend, x, y, x_test, y_test, *, noise, cs, rhos, sizes, epo
 
 
 def _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, backend, eval_samples,
-              sigma_init):
+              sigma_init, inputs="unit"):
     """Everything besides (noise, rho, c, seed) that a saved run must match to be reused."""
     return {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
             "lr": float(lr), "lambda": float(lam), "scheme": scheme, "dataset": dataset,
             "train_limit": train_limit, "dtype": backend.dtype.name, "eval_samples": int(eval_samples),
-            "sigma_init": float(sigma_init)}
+            "sigma_init": float(sigma_init), "inputs": inputs}
+
+
+def _saved_settings(rec):
+    """A saved run's settings; runs saved before ``inputs`` existed used [0, 1] pixels."""
+    saved = dict(rec.get("settings") or {})
+    saved.setdefault("inputs", "unit")
+    return saved
 
 
 def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e2, n_c=4, noises=NOISES,
               sizes=(784, 100, 100, 10), epochs=2, batch_size=20, lr=5e-4, lam=1e-4, ensemble_size=16,
               seed=0, scheme="weights", eval_samples=10, sigma_init=1e-4, dataset="embedded", data_dir=None, download=True,
-              train_limit=None, backend=None, force=False, progress=True, plot=True, log=print, workers=1):
+              train_limit=None, backend=None, force=False, progress=True, plot=True, log=print, workers=1,
+              inputs="unit"):
     """Train (or resume) the sweep into ``out``; write the CSV and the figures.
 
     Parameters
@@ -174,6 +194,10 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
         Ensembles trained at once in separate processes (CPU backends; one
         BLAS thread each). On a CPU, ``workers`` = number of cores gives the
         most networks per hour: an ensemble shares only Python overhead.
+    inputs : {'unit', 'standardized'}
+        Pixels in [0, 1], or shifted and scaled by the training set's mean and
+        standard deviation (see :func:`minisyn.datasets.standardize` for why
+        this changes sigma_bar).
 
     Returns
     -------
@@ -197,22 +221,24 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
 
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
     settings = _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, be, eval_samples,
-                         sigma_init)
+                         sigma_init, inputs)
     plan = [(noise, rho, c) for noise in noises for rho in rhos for c in cs]
     todo, done = [], {}
     for noise, rho, c in plan:
         path = runs_dir / f"{run_key(noise, rho, c, seed)}.json"
         if path.exists() and not force:
             rec = json.loads(path.read_text())
-            if rec.get("settings") != settings:
+            if _saved_settings(rec) != settings:
                 raise ValueError(f"{path} was trained with other settings ({rec.get('settings')}); "
                                  "use another output folder, or force to retrain")
             done[rec["key"]] = rec
         else:
             todo.append((noise, rho, c))
     if todo:
-        x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed)
+        x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed, inputs)
         if x.shape[1] != sizes[0]:
             raise ValueError(f"sizes start with {sizes[0]} inputs but {dataset} has {x.shape[1]} features")
         if batch_size > x.shape[0]:
@@ -405,6 +431,10 @@ def register(sub):
                    help="initial sigma (paper: 1e-4). Adam moves phi = softplus^-1(sigma) by at most about "
                         "--lr per step, so short runs need a larger --lr or --sigma-init for sigma to move")
     g.add_argument("--eval-samples", type=int, default=10, help="samples S of the predictive accuracy")
+    g.add_argument("--inputs", choices=INPUTS, default="unit",
+                   help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / std over the training set "
+                        "(the usual PyTorch MNIST pipeline). With [0, 1] pixels, a pixel that is 0 in every "
+                        "training image leaves its synapses' sigma to the cost alone, which inflates sigma_bar")
     add_data_options(p)
     add_run_options(p)
     mark_resumable(p, "runs/sweep")
@@ -424,7 +454,7 @@ def run_cli(args):
                        lam=args.lam, ensemble_size=args.ensemble_size, seed=args.seed, scheme=args.scheme,
                        eval_samples=args.eval_samples, sigma_init=args.sigma_init, dataset=args.dataset, data_dir=args.data_dir,
                        download=not args.no_download, train_limit=args.train_limit, backend=backend,
-                       force=args.force, progress=not args.no_progress, workers=args.workers,
+                       force=args.force, progress=not args.no_progress, workers=args.workers, inputs=args.inputs,
                        log=lambda m: print(m, file=sys.stderr))
     print_table(result["records"])
     print(f"trained {result['trained']}, reused {result['skipped']}; results in {out}/ "

@@ -123,27 +123,3 @@ def test_command_line_runs_a_tiny_sweep(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "energy needed for I = 0.01 bits" in printed
     assert (tmp_path / "ei" / "fig1_energy_information.png").exists()
-
-
-def test_predictive_probabilities_average_ten_release_samples_and_equal_mean_at_p_one(monkeypatch):
-    from minisyn.experiments.lifelong import PREDICTIVE_SAMPLES
-    from minisyn.losses import softmax
-    from minisyn.network import MLP
-
-    be = Backend("numpy", "float64")
-    x = be.floats(np.random.default_rng(0).random((30, 12)))
-    net = MLP((12, 7, 4), "bernoulli", be, seed=1, p_init=0.25)
-    for layer in net.synaptic:                         # every synapse releases: sampling = mean weights
-        layer.p = layer.p * 0 + 1.0
-    np.testing.assert_allclose(energy_info.test_probabilities(net, x, "predictive"),
-                               softmax(net.forward(x, "mean"), np), rtol=1e-12, atol=1e-15)
-    for layer in net.synaptic:
-        layer.p = layer.p * 0 + 0.5
-    calls = []
-    forward = net.forward
-    monkeypatch.setattr(net, "forward", lambda xb, mode="sample": calls.append(mode) or forward(xb, mode))
-    probs = energy_info.test_probabilities(net, x, "predictive", batch_size=20)   # two batches
-    assert calls == ["sample"] * (2 * PREDICTIVE_SAMPLES)
-    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-12)
-    with pytest.raises(ValueError, match="eval_mode must be one of"):
-        energy_info.test_probabilities(net, x, "posterior")

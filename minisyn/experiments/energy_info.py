@@ -74,29 +74,12 @@ def run_key(model, l2, seed):
     return f"{model}_l2{l2:.6e}_seed{seed}".replace("+", "")
 
 
-EVAL_MODES = ("sample", "mean", "predictive")
-
-
 def test_probabilities(net, x, mode="sample", batch_size=1000):
-    """Softmax outputs ``(*E, n, C)`` on ``x``, in batches.
-
-    ``mode``: ``'sample'`` (one release sample per batch), ``'mean'`` (``w = m``)
-    or ``'predictive'`` (the softmax averaged over ``PREDICTIVE_SAMPLES`` release
-    samples, as the authors' code evaluates).
-    """
-    from minisyn.experiments.lifelong import PREDICTIVE_SAMPLES
+    """Softmax outputs ``(*E, n, C)`` on ``x``, in batches (one release sample per batch)."""
     from minisyn.losses import softmax
 
-    if mode not in EVAL_MODES:
-        raise ValueError(f"eval_mode must be one of {EVAL_MODES}, got {mode!r}")
     xp = net.be.xp
-
-    def probs(xb):
-        if mode == "predictive":
-            return net.predict_proba(xb, "sample", PREDICTIVE_SAMPLES)
-        return softmax(net.forward(xb, mode), xp)
-
-    parts = [probs(x[s:s + batch_size]) for s in range(0, x.shape[0], batch_size)]
+    parts = [softmax(net.forward(x[s:s + batch_size], mode), xp) for s in range(0, x.shape[0], batch_size)]
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=-2)
 
 
@@ -124,13 +107,10 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
     fixed_p : sequence of float
         For ``'fixed'``: member k's release probability (the plastic network's
         mean ``p`` at ``l2s[k]``).
-    eval_mode : {'sample', 'mean', 'predictive'}
-        Test outputs with sampled release (one sample per batch of 1,000),
-        with the mean weights ``w = m``, or averaged over release samples
-        (:func:`test_probabilities`). The activity of ``'predictive'`` is that
-        of sampled release.
+    eval_mode : {'sample', 'mean'}
+        Test outputs with sampled release (one sample per batch of 1,000) or
+        with the mean weights ``w = m``.
     """
-    from minisyn.experiments.lifelong import PREDICTIVE_SAMPLES
     from minisyn.costs import L2Cost
     from minisyn.information import energy, mean_activity, mutual_information
     from minisyn.network import MLP
@@ -171,8 +151,8 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
     probs = test_probabilities(net, x_test, eval_mode)
     info = np.atleast_1d(mutual_information(probs, y_test, net.sizes[-1], be))
     en = np.atleast_1d(energy(net))
-    act = np.atleast_1d(mean_activity(net, x_test, "sample" if eval_mode == "predictive" else eval_mode))
-    acc = accuracy(net, x_test, y_test, eval_mode, samples=PREDICTIVE_SAMPLES)
+    act = np.atleast_1d(mean_activity(net, x_test, eval_mode))
+    acc = accuracy(net, x_test, y_test, eval_mode)
     acc_mean = accuracy(net, x_test, y_test, "mean")
     mean_p = _mean_p(net) if model != "deterministic" else np.ones(K)
     steps = max(1, epochs * (n // batch_size))
@@ -257,8 +237,8 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
         raise ValueError("the fixed-release model takes its p from the plastic model: include 'plastic'")
     if int(ensemble_size) < 1 or int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError("ensemble_size, epochs and batch_size must be >= 1")
-    if eval_mode not in EVAL_MODES:
-        raise ValueError(f"eval_mode must be one of {EVAL_MODES}, got {eval_mode!r}")
+    if eval_mode not in ("sample", "mean"):
+        raise ValueError(f"eval_mode must be 'sample' or 'mean', got {eval_mode!r}")
     out = Path(out)
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -445,10 +425,8 @@ def register(sub):
     g.add_argument("--n-l2", type=int, default=q["n_l2"], help="number of log-spaced L2 strengths")
     g.add_argument("--target-bits", type=float, default=DEFAULT_TARGET_BITS,
                    help="information level at which to compare the models' energies")
-    g.add_argument("--eval-mode", choices=EVAL_MODES, default="sample",
-                   help="test outputs with sampled release (one sample per 1,000 examples), with the mean "
-                        "weights, or the softmax averaged over 10 release samples ('predictive', as the "
-                        "authors' code)")
+    g.add_argument("--eval-mode", choices=("sample", "mean"), default="sample",
+                   help="test outputs with sampled release, or with the mean weights")
     g.add_argument("--ensemble-size", type=int, default=8, help="most networks trained at once")
     g = p.add_argument_group("network and training")
     g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")

@@ -153,6 +153,20 @@ def test_importance_correlations_and_files(tmp_path):
     assert (tmp_path / "fig5_importance.png").stat().st_size > 0 and (tmp_path / "fig5_importance.pdf").exists()
 
 
+def test_importance_on_standardized_inputs_sees_every_pixel(tmp_path):
+    be = Backend("numpy", "float32")
+    res = importance.run_importance(tmp_path, sizes=(784, 12, 10), epochs=1, extra_epochs=1, train_limit=100,
+                                    lr=1e-2, sigma_init=1e-2, backend=be, progress=False, log=lambda m: None,
+                                    inputs="standardized")
+    layer = res["stats"][0]
+    # a dead pixel is now the constant -m/s: a nonzero input rate and a nonzero gradient
+    # (a hidden unit that never fires still gets none: check every pixel's column)
+    assert np.all(layer["input_rate"] > 0) and np.all(layer["fisher"].max(axis=0) > 0)
+    assert res["correlations"][0]["fisher"]["n"] == int((layer["fisher"] > 0).sum())
+    saved = json.loads((tmp_path / "importance.json").read_text())
+    assert saved["settings"]["inputs"] == "standardized"
+
+
 def test_cli_subcommands_registered(tmp_path):
     from minisyn.cli import main
 

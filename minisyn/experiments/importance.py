@@ -169,7 +169,7 @@ def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, 
 def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, lam=1e-4, sizes=(784, 100, 100, 10),
                    epochs=2, extra_epochs=1, batch_size=20, lr=5e-4, sigma_init=1e-4, scheme="weights",
                    seed=0, dataset="embedded", data_dir=None, download=True, train_limit=None, backend=None,
-                   progress=True, plot=True, log=print):
+                   progress=True, plot=True, log=print, inputs="unit"):
     """Train a heterogeneous-noise network (or take ``net`` and its Adam ``optimizer``),
     continue for ``extra_epochs`` while accumulating the §A6 quantities, and save
     ``importance.json`` (Spearman correlations, settings, accuracies),
@@ -177,6 +177,9 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
 
     The reliability cost is ``c sigma^-rho``; without ``c`` it is the s-form with
     ``s`` (the paper's Fig. 5 used ``s = 1e-3``): ``c = s^rho / rho``.
+    ``inputs`` is ``'unit'`` (pixels in [0, 1]) or ``'standardized'`` (see
+    :func:`minisyn.experiments.tradeoff.load_arrays`); the input rate is
+    ``mean |x|`` of whichever inputs the network sees.
     Returns a dict with ``'correlations'`` (one dict per layer), ``'stats'`` and ``'paths'``.
     """
     from minisyn.backend import get_backend
@@ -191,7 +194,7 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     c = float(s) ** rho / rho if c is None else float(c)
-    x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed)
+    x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed, inputs)
     costs = [PowerLawCost(c, rho), L1Cost(lam)]
     t0 = time.perf_counter()
     if net is None:
@@ -213,7 +216,7 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
         "settings": {"sizes": net.sizes, "rho": rho, "c": c, "lambda": lam, "epochs": epochs,
                      "extra_epochs": extra_epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
                      "dataset": dataset, "train_limit": train_limit, "scheme": net.scheme,
-                     "backend": be.name, "dtype": be.dtype.name},
+                     "backend": be.name, "dtype": be.dtype.name, "inputs": inputs},
         "fisher_of": "gradient of the minibatch cross-entropy w.r.t. mu (no costs), sampled weights",
         "test_accuracy": evaluate(net, xt, yt),
         "sigma_bar": be.to_numpy(sigma_bar(net.sigmas(), be)).tolist(),
@@ -260,6 +263,9 @@ def register(sub):
     g.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate")
     g.add_argument("--sigma-init", type=float, default=1e-4, help="initial sigma")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
+    g.add_argument("--inputs", choices=("unit", "standardized"), default="unit",
+                   help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / std over the training set, "
+                        "as the authors' script")
     add_data_options(p)
     add_run_options(p)
     p.set_defaults(func=run_cli)
@@ -279,7 +285,7 @@ def run_cli(args):
                          lr=args.lr, sigma_init=args.sigma_init, scheme=args.scheme, seed=args.seed,
                          dataset=args.dataset, data_dir=args.data_dir, download=not args.no_download,
                          train_limit=args.train_limit, backend=backend, progress=not args.no_progress,
-                         log=lambda m: print(m, file=sys.stderr))
+                         log=lambda m: print(m, file=sys.stderr), inputs=args.inputs)
     print("Spearman rank correlation of sigma with each quantity:")
     print_correlations(res["correlations"])
     print(f"results in {out}/ (importance.json, importance.npz, fig5_importance.png/pdf)")

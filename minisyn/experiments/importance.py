@@ -141,6 +141,8 @@ def spearman_table(stats):
 
 def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, seed=0):
     """Log-log scatter of sigma against each quantity (rows) for every layer (columns)."""
+    from matplotlib.ticker import NullFormatter
+
     plt = pyplot()
 
     out = Path(out)
@@ -158,6 +160,8 @@ def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, 
             if ok.size:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+                for axis in (ax.xaxis, ax.yaxis):   # minor labels collide on short log ranges
+                    axis.set_minor_formatter(NullFormatter())
             c = table[j][q]
             ax.set_title(f"layer {j + 1}: Spearman {c['rho']:+.2f} (n={c['n']})", fontsize=8)
             ax.set_xlabel(QUANTITIES[q], fontsize=8)

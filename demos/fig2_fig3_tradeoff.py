@@ -13,8 +13,9 @@ only 200 Adam steps, and Adam moves phi = softplus^-1(sigma) by at most about
 the learning rate per step, so quick mode starts from sigma = 1e-2 and uses
 lr = 1e-2 for sigma to be able to move (the paper: 1e-4 and 5e-4 over 50
 epochs). ``--full``: the paper's sweep on MNIST (4 rho, 30 c values
-10^(-3 + 0.25 k), 50 epochs, minibatch 20, Adam 5e-4, lambda 1e-4): 240
-networks, days on a CPU (see docs/tradeoff-and-importance.md).
+10^(-3 + 0.25 k), 50 epochs, minibatch 20, Adam 5e-4, lambda 1e-4, pixels
+standardised by the training set's mean and SD as in the authors' script): 240
+networks, 15 hours or more on a 2-core CPU (see docs/tradeoff-and-importance.md).
 
 Rerunning the same command resumes: finished networks in <out>/runs/ are kept.
 """
@@ -34,7 +35,7 @@ from minisyn.experiments import tradeoff  # noqa: E402
 
 NAME = "fig2_fig3_tradeoff"
 QUICK = dict(tradeoff.QUICK_SETTINGS, lr=1e-2, sigma_init=1e-2, train_limit=2000)
-FULL = dict(tradeoff.PAPER_SETTINGS, sigma_init=1e-4)
+FULL = dict(tradeoff.PAPER_SETTINGS, sigma_init=1e-4, inputs="standardized")
 
 
 def run(out, full=False, data_dir=None, overrides=None, force=False, progress=True, backend=None):
@@ -46,7 +47,7 @@ def run(out, full=False, data_dir=None, overrides=None, force=False, progress=Tr
         sizes=s["sizes"], epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"], lam=s["lam"],
         sigma_init=s["sigma_init"], ensemble_size=s.get("ensemble_size", 16), dataset=s["dataset"],
         data_dir=data_dir, train_limit=s.get("train_limit"), backend=get_backend(backend), force=force,
-        progress=progress)
+        progress=progress, inputs=s.get("inputs", "unit"), workers=s.get("workers", 1))
 
 
 def build_parser():
@@ -64,13 +65,17 @@ def build_parser():
     g.add_argument("--sizes", type=lambda t: [int(v) for v in t.split(",")], default=None)
     g.add_argument("--train-limit", type=int, default=None, help="use only N training examples")
     g.add_argument("--ensemble-size", type=int, default=None)
+    g.add_argument("--inputs", choices=tradeoff.INPUTS, default=None,
+                   help="pixels in [0, 1] ('unit', quick default) or standardised ('standardized', --full default)")
+    g.add_argument("--workers", type=int, default=None, help="ensembles trained at once in separate processes")
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     overrides = dict(n_c=args.n_c, rhos=args.rho, epochs=args.epochs, sizes=args.sizes,
-                     train_limit=args.train_limit, ensemble_size=args.ensemble_size)
+                     train_limit=args.train_limit, ensemble_size=args.ensemble_size, inputs=args.inputs,
+                     workers=args.workers)
     try:
         result = run(args.out, args.full, args.data_dir, overrides, args.force, not args.no_progress, args.backend)
     except (ValueError, OSError) as err:

@@ -31,6 +31,14 @@ def pyplot():
     return plt
 
 
+def no_minor_labels(ax):
+    """Hide the minor tick labels of a log-scaled axes (they collide on short log ranges)."""
+    from matplotlib.ticker import NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
+
+
 def save_figure(fig, out, stem, dpi=110, **savefig_kwargs):
     """Save ``fig`` as ``<out>/<stem>.png`` and ``<out>/<stem>.pdf``, then close it.
 

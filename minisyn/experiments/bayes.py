@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minisyn.output import pyplot, save_figure
+from minisyn.output import no_minor_labels, pyplot, save_figure
 
 __all__ = ["QUICK_SETTINGS", "FULL_SETTINGS", "ee_key", "bbb_key", "train_ee", "train_bbb", "predictive",
            "active_masks", "compare_sigmas", "compare_predictive", "run_bayes", "plot_sigmas", "plot_slopes",
@@ -366,8 +366,6 @@ def _rho_label(rho):
 def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
     """Fig. 7a: log-log scatter of sigma_EE against sigma_post, rows = layers, columns = rho
     (the synapses of ``masks``)."""
-    from matplotlib.ticker import NullFormatter
-
     plt = pyplot()
     rhos = list(ee_arrays)
     n_layers = sum(1 for k in bbb if k.startswith("sigma"))
@@ -386,8 +384,7 @@ def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
             if np.isfinite(row["slope"]):
                 xs = np.geomspace(sp.min(), sp.max(), 20)
                 ax.loglog(xs, np.exp(row["intercept"]) * xs ** row["slope"], "k-", lw=1)
-            for axis in (ax.xaxis, ax.yaxis):   # minor labels collide on short log ranges
-                axis.set_minor_formatter(NullFormatter())
+            no_minor_labels(ax)
             ax.set_title(rf"$\rho$={_rho_label(rho)}, layer {i + 1}: r={row['pearson_log']:.2f}, "
                          f"slope={row['slope']:.2f}", fontsize=7)
             if i == n_layers - 1:

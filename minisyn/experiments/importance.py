@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minisyn.output import pyplot, save_figure
+from minisyn.output import no_minor_labels, pyplot, save_figure
 
 __all__ = ["QUANTITIES", "accumulate_importance", "spearman_table", "plot_importance", "run_importance",
            "register"]
@@ -141,8 +141,6 @@ def spearman_table(stats):
 
 def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, seed=0):
     """Log-log scatter of sigma against each quantity (rows) for every layer (columns)."""
-    from matplotlib.ticker import NullFormatter
-
     plt = pyplot()
 
     out = Path(out)
@@ -160,8 +158,7 @@ def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, 
             if ok.size:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
-                for axis in (ax.xaxis, ax.yaxis):   # minor labels collide on short log ranges
-                    axis.set_minor_formatter(NullFormatter())
+                no_minor_labels(ax)
             c = table[j][q]
             ax.set_title(f"layer {j + 1}: Spearman {c['rho']:+.2f} (n={c['n']})", fontsize=8)
             ax.set_xlabel(QUANTITIES[q], fontsize=8)
@@ -242,7 +239,7 @@ def print_correlations(table, file=None):
 # -- the command line -------------------------------------------------------------
 def register(sub):
     from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
-    from minisyn.experiments.tradeoff import eval_fraction
+    from minisyn.experiments.tradeoff import INPUTS, eval_fraction
 
     p = sub.add_parser(
         "importance", formatter_class=_Formatter,
@@ -267,7 +264,7 @@ def register(sub):
     g.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate")
     g.add_argument("--sigma-init", type=float, default=1e-4, help="initial sigma")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
-    g.add_argument("--inputs", choices=("unit", "standardized"), default="unit",
+    g.add_argument("--inputs", choices=INPUTS, default="unit",
                    help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / std over the training set, "
                         "as the authors' script")
     add_data_options(p)

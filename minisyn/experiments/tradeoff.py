@@ -78,6 +78,11 @@ def run_key(noise, rho, c, seed):
 INPUTS = ("unit", "standardized")
 
 
+def _check_inputs(inputs):
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
+
+
 def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train_limit=None, seed=0,
                 inputs="unit"):
     """Training and test arrays on ``backend`` (as ``minisyn train`` loads them).
@@ -88,8 +93,7 @@ def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train
     (:func:`minisyn.datasets.standardize`).
     Returns ``(x, y, x_test, y_test, dataset)``.
     """
-    if inputs not in INPUTS:
-        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
+    _check_inputs(inputs)
     from minisyn import datasets
     from minisyn.train import prepare_arrays
 
@@ -221,8 +225,7 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
 
-    if inputs not in INPUTS:
-        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
+    _check_inputs(inputs)   # here too: with every run saved, the data are never loaded
     settings = _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, be, eval_samples,
                          sigma_init, inputs)
     plan = [(noise, rho, c) for noise in noises for rho in rhos for c in cs]

@@ -19,7 +19,7 @@ def _check_lr(lr):
 
 
 class SGD:
-    """Stochastic gradient descent ``theta <- theta - eta * f * g``.
+    """Stochastic gradient descent ``theta <- theta - eta * (f * g + l2 * theta)``.
 
     Parameters
     ----------
@@ -31,18 +31,29 @@ class SGD:
         Maps ``id(param)`` to a callable returning that parameter's
         learning-rate factor ``f`` (an array broadcastable to it), evaluated
         at each step.
+    weight_decay : float or sequence of float
+        L2 strength ``l2`` (one per ensemble member, or one for all), as
+        ``torch.optim.SGD(weight_decay=...)``: the gradient of ``(l2/2) theta^2``
+        added to the update, outside the learning-rate factor.
     """
 
-    def __init__(self, params, lr, backend, lr_factor=None):
+    def __init__(self, params, lr, backend, lr_factor=None, weight_decay=0.0):
         _check_lr(lr)
+        wd = np.asarray(weight_decay, float)
+        if not (np.isfinite(wd).all() and (wd >= 0).all()):
+            raise ValueError(f"weight_decay must be finite and >= 0, got {weight_decay}")
         self.params, self.lr, self.be = list(params), lr, backend
         self.lr_factor = dict(lr_factor or {})
         self._eta = [per_member(lr, p.value.ndim, backend) for p in self.params]
+        self._wd = None if not wd.any() else [per_member(weight_decay, p.value.ndim, backend)
+                                              for p in self.params]
 
     def step(self):
-        for p, eta in zip(self.params, self._eta):
+        for i, (p, eta) in enumerate(zip(self.params, self._eta)):
             factor = self.lr_factor.get(id(p))
             update = p.grad if factor is None else factor() * p.grad
+            if self._wd is not None:
+                update = update + self._wd[i] * p.value
             p.value -= eta * update
 
 

@@ -71,6 +71,42 @@ def test_rerun_with_other_settings_is_refused(sweep):
         run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **dict(TINY, epochs=2))
 
 
+def test_rerun_with_other_inputs_is_refused(sweep):
+    out, _ = sweep
+    with pytest.raises(ValueError, match="other settings"):
+        run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, inputs="standardized", **TINY)
+    with pytest.raises(ValueError, match="inputs"):
+        run_energy_info(out, l2s=[1e-3], log=lambda m: None, plot=False, inputs="zscore", **TINY)
+
+
+def test_runs_saved_with_l2_in_the_rule_gradient_are_not_resumed(sweep, tmp_path):
+    """Networks saved before the L2 term became weight decay (no ``l2_mode``)
+    were trained with it in the rule's gradient: a rerun must refuse them."""
+    out, _ = sweep
+    old = tmp_path / "old"
+    (old / "runs").mkdir(parents=True)
+    for path in (out / "runs").glob("*.json"):
+        rec = json.loads(path.read_text())
+        del rec["settings"]["l2_mode"], rec["settings"]["inputs"]
+        (old / "runs" / path.name).write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="other settings"):
+        run_energy_info(old, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **TINY)
+
+
+def test_l2_strength_never_raises_release_probabilities_by_itself():
+    """With a huge L2 strength, l2 |m| >= g_lim almost everywhere. Had the L2
+    gradient reached the rule, p would rise; the data gradient alone decides."""
+    be = Backend("numpy", "float64")
+    x, y, xt, yt = load_arrays(be, train_limit=200)[:4]
+    recs, net = train_models("plastic", be, x, y, xt, yt, l2s=[0.0, 5.0], sizes=(784, 8, 8, 10), epochs=1,
+                             batch_size=100)
+    # two steps: p = 0.25 -> 0.3025 -> 0.351 wherever |g| >= g_lim; with the
+    # L2 gradient in g (l2 |m| ~ 0.1 >> g_lim) the mean p would be near 0.35
+    assert recs[1]["mean_p"] < 0.27
+    assert recs[1]["mean_p"] <= recs[0]["mean_p"] + 0.01
+    assert recs[1]["energy"] < 0.7 * recs[0]["energy"]      # the decay did act on m
+
+
 @pytest.mark.parametrize("backend_name", ["numpy", "strict"])
 def test_fixed_release_p_equal_the_given_mean_and_never_move(backend_name):
     be = Backend(backend_name, "float32")

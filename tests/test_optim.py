@@ -80,6 +80,36 @@ def test_sgd_lr_factor_is_evaluated_at_each_step_and_scales_the_update():
     np.testing.assert_allclose(p.value, [0.85, 0.8], rtol=1e-15)
 
 
+def test_sgd_weight_decay_equals_sgd_on_the_l2_objective():
+    """theta - eta (g + l2 theta) is a step on CE + (l2/2)|theta|^2 (L2Cost, float64)."""
+    from minisyn.costs import L2Cost
+    from minisyn.network import MLP
+
+    be = f64()
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(40, 6)), np.eye(3)[rng.integers(0, 3, 40)]
+    l2s = [1e-3, 0.3]
+    nets = [MLP((6, 5, 3), "deterministic", be, seed=[0, 0], ensemble=2, bias=False) for _ in range(2)]
+    decayed = SGD(nets[0].params(), 0.1, be, weight_decay=l2s)
+    on_cost = SGD(nets[1].params(), 0.1, be)
+    cost = [L2Cost(np.asarray(l2s) * len(x))]          # the engine divides costs by N
+    for step in range(5):
+        batch = slice(8 * step, 8 * step + 8)
+        for net in nets:
+            net.zero_grad()
+        nets[0].objective(x[batch], y[batch], len(x), ())
+        decayed.step()
+        nets[1].objective(x[batch], y[batch], len(x), cost)
+        on_cost.step()
+    for a, b in zip(nets[0].params(), nets[1].params()):
+        np.testing.assert_allclose(a.value, b.value, rtol=1e-12, atol=1e-15)
+
+
+def test_sgd_invalid_weight_decay_raises_value_error():
+    with pytest.raises(ValueError, match="weight_decay"):
+        SGD([param([1.0])], 0.1, f64(), weight_decay=-1.0)
+
+
 @pytest.mark.parametrize("make", [SGD, Adam])
 def test_per_member_lr_equals_lone_optimisers_with_each_lr(make):
     lrs = [0.1, 0.01, 1.0]

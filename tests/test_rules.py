@@ -42,6 +42,36 @@ def test_rule_matches_hand_computed_step(lr_factor):
     np.testing.assert_allclose(layer.p, p, rtol=1e-14)
 
 
+@pytest.mark.parametrize("lr_factor", [False, True], ids=["plain", "consolidating"])
+def test_weight_decay_moves_m_but_never_reaches_the_release_probability_update(lr_factor):
+    """m <- m - eta ((1 - p) g + l2 m); p sees the data gradient g alone.
+
+    The second synapse has a small data gradient (|g| < g_lim) but a decay
+    term l2 |m| = 0.05 >= g_lim: its p must still go down.
+    """
+    layer, be = layer_with(M, P, G)
+    PresynapticRule([layer], 0.1, be, d_up=0.1, d_down=0.05, g_lim=1e-3, lr_factor=lr_factor,
+                    weight_decay=0.1).step()
+    m, p, g = (np.array(a) for a in (M, P, G))
+    data = (1 - p) * g if lr_factor else g
+    np.testing.assert_allclose(layer.m.value, m - 0.1 * (data + 0.1 * m), rtol=1e-14)
+    np.testing.assert_allclose(layer.p, [[0.5 + 0.5 * 0.1, 0.8 - 0.2 * 0.05, 0.3 + 0.7 * 0.1]], rtol=1e-14)
+
+
+def test_per_member_weight_decay_equals_lone_rules_with_each_decay():
+    rng = np.random.default_rng(1)
+    m0, g = rng.normal(size=(3, 2, 4)), rng.normal(scale=1e-3, size=(3, 2, 4))
+    p0 = rng.uniform(0.25, 1.0, size=(3, 2, 4))
+    decays = [0.0, 1e-2, 0.5]
+    ens, be = layer_with(m0, p0, g, lead=(3,))
+    PresynapticRule([ens], 0.05, be, weight_decay=decays).step()
+    for k in range(3):
+        lone, _ = layer_with(m0[k], p0[k], g[k])
+        PresynapticRule([lone], 0.05, be, weight_decay=decays[k]).step()
+        np.testing.assert_allclose(ens.m.value[k], lone.m.value, rtol=1e-14)
+        np.testing.assert_array_equal(ens.p[k], lone.p)
+
+
 def test_p_is_clipped_at_p_min_from_below():
     layer, be = layer_with([[1.0]], [[0.26]], [[0.0]])
     PresynapticRule([layer], 0.1, be, d_down=0.5, p_min=0.25).step()
@@ -149,6 +179,8 @@ def test_plastic_p_false_never_changes_p(kw, seed):
     ({"p_min": 1.5}, "p_min"),
     ({"p_min": 0.5, "p_freeze": 0.4}, "p_freeze"),
     ({"p_freeze": 1.1}, "p_freeze"),
+    ({"weight_decay": -1e-3}, "weight_decay"),
+    ({"weight_decay": [0.1, float("nan")]}, "weight_decay"),
 ])
 def test_invalid_hyperparameters_raise_value_error(kwargs, match):
     layer, be = layer_with(M, P, G)

@@ -14,15 +14,19 @@ learning rate 0.05):
   plain SGD.
 
 The objective is ``mean_batch CE + (l2 / 2) sum_i m_i^2``: ``l2`` is the
-weight-decay coefficient on the scale of the mean cross-entropy (it is handed
-to :class:`~minisyn.costs.L2Cost` as ``l2 * N``, since the engine divides
-costs by the training-set size N), so a grid means the same on any dataset.
+weight-decay coefficient on the scale of the mean cross-entropy, so a grid
+means the same on any dataset. It acts as weight decay in the optimiser
+(``PresynapticRule(weight_decay=...)``, ``SGD(weight_decay=...)``), so that
+the release probabilities follow the cross-entropy gradient alone, as in the
+authors' code. ``inputs='standardized'`` shifts and scales the pixels by the
+training set's mean and SD, as the authors' data loader does
+(``Normalize((0.1307,), (0.3081,))`` on MNIST).
 
 Each network is measured on the test set (:mod:`minisyn.information`): the
 mutual information ``I(Y; Yhat)`` in bits from the soft confusion matrix, the
 energy ``sum_i |m_i|``, the mean hidden rate, and the accuracy. The L2 values
 of one model train together as an ensemble (``MLP(ensemble=K)``, per-member
-``L2Cost``); member k equals a lone network with the same seed.
+weight decay); member k equals a lone network with the same seed.
 
 Every finished network is saved as ``<out>/runs/<key>.json`` (atomically) as
 soon as its ensemble finishes; rerunning skips saved networks (resume).
@@ -103,7 +107,10 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
     ----------
     model : {'plastic', 'fixed', 'deterministic'}
     l2s : sequence of float
-        Weight-decay coefficients (objective ``CE + (l2/2) |m|^2``).
+        Weight-decay coefficients (objective ``CE + (l2/2) |m|^2``). They act
+        as weight decay in the optimiser, so the presynaptic rule's
+        ``|g| >= g_lim`` test sees the cross-entropy gradient alone, as in the
+        authors' code (see :mod:`minisyn.rules`).
     fixed_p : sequence of float
         For ``'fixed'``: member k's release probability (the plastic network's
         mean ``p`` at ``l2s[k]``).
@@ -111,7 +118,6 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
         Test outputs with sampled release (one sample per batch of 1,000) or
         with the mean weights ``w = m``.
     """
-    from minisyn.costs import L2Cost
     from minisyn.information import energy, mean_activity, mutual_information
     from minisyn.network import MLP
     from minisyn.optim import SGD
@@ -123,9 +129,10 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
     be = backend
     K = len(l2s)
     n = x.shape[0]
+    decay = [float(v) for v in l2s]
     if model == "deterministic":
         net = MLP(sizes, "deterministic", be, seed=[seed] * K, ensemble=K, bias=False)
-        opt = SGD(net.params(), lr, be)
+        opt = SGD(net.params(), lr, be, weight_decay=decay)
     else:
         net = MLP(sizes, "bernoulli", be, seed=[seed] * K, ensemble=K, p_init=ENERGY_RULE["p_min"])
         plastic = model == "plastic"
@@ -138,12 +145,11 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
             col = be.floats(fp.reshape(K, 1, 1))
             for layer in net.synaptic:
                 layer.p = layer.p * 0 + col                     # every synapse of member k at fixed_p[k]
-        opt = PresynapticRule(net.synaptic, lr, be, plastic_p=plastic, **ENERGY_RULE)
-    costs = [L2Cost(np.asarray(l2s, dtype=np.float64) * n)]   # the engine divides costs by N
+        opt = PresynapticRule(net.synaptic, lr, be, plastic_p=plastic, weight_decay=decay, **ENERGY_RULE)
     t0 = time.perf_counter()
     status = "finished"
     try:
-        history = train(net, opt, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed,
+        history = train(net, opt, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
                         progress=progress)
     except TrainingDiverged as err:
         status, history = "diverged", err.history
@@ -206,17 +212,31 @@ def energy_at_information(energies, infos, target, log_energy=True):
     return {"energy": float("nan"), "status": "not_reached"}
 
 
-def _settings(sizes, epochs, batch_size, lr, dataset, train_limit, backend, eval_mode):
+# How the L2 term reaches the release-probability rule: "weight_decay" (the
+# rule sees the cross-entropy gradient alone) or "cost" (runs saved before
+# this setting existed, where the L2 gradient was part of ``g``).
+L2_MODE = "weight_decay"
+
+
+def _settings(sizes, epochs, batch_size, lr, dataset, train_limit, backend, eval_mode, inputs):
     return {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
             "lr": float(lr), "dataset": dataset, "train_limit": train_limit, "dtype": backend.dtype.name,
-            "eval_mode": eval_mode, "rule": ENERGY_RULE}
+            "eval_mode": eval_mode, "rule": ENERGY_RULE, "inputs": inputs, "l2_mode": L2_MODE}
+
+
+def _saved_settings(rec):
+    """A saved network's settings, with the defaults of runs saved before a setting existed."""
+    saved = dict(rec.get("settings") or {})
+    saved.setdefault("inputs", "unit")
+    saved.setdefault("l2_mode", "cost")
+    return json.loads(json.dumps(saved))
 
 
 def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(784, 200, 200, 10), epochs=5,
                     batch_size=100, lr=0.05, ensemble_size=8, seed=0, eval_mode="sample",
                     target_bits=DEFAULT_TARGET_BITS, dataset="embedded", data_dir=None, download=True,
                     train_limit=None, backend=None, force=False, progress=True, plot=True, models=MODELS,
-                    log=print):
+                    log=print, inputs="unit"):
     """Train (or resume) the sweep into ``out``; write the tables and the figure.
 
     Returns a dict with ``'records'``, ``'trained'`` (networks trained by this
@@ -224,9 +244,10 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
     """
     from minisyn.backend import get_backend
     from minisyn.cli import save_json
-    from minisyn.experiments.tradeoff import load_arrays
+    from minisyn.experiments.tradeoff import _check_inputs, load_arrays
 
     be = get_backend(backend)
+    _check_inputs(inputs)
     l2s = [float(v) for v in (l2_grid(l2_min, l2_max, n_l2) if l2s is None else l2s)]
     if not l2s or min(l2s) < 0:
         raise ValueError(f"L2 strengths must be >= 0, got {l2s}")
@@ -242,7 +263,7 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
     out = Path(out)
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
-    settings = _settings(sizes, epochs, batch_size, lr, dataset, train_limit, be, eval_mode)
+    settings = _settings(sizes, epochs, batch_size, lr, dataset, train_limit, be, eval_mode, inputs)
 
     done = {}
     for model in models:
@@ -250,7 +271,7 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
             path = runs_dir / f"{run_key(model, l2, seed)}.json"
             if path.exists() and not force:
                 rec = json.loads(path.read_text())
-                if rec.get("settings") != json.loads(json.dumps(settings)):
+                if _saved_settings(rec) != json.loads(json.dumps(settings)):
                     raise ValueError(f"{path} was trained with other settings ({rec.get('settings')}); "
                                      "use another output folder, or force to retrain")
                 done[rec["key"]] = rec
@@ -264,7 +285,7 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
         for start in range(0, len(todo), int(ensemble_size)):
             chunk = todo[start:start + int(ensemble_size)]
             if data is None:
-                data = load_arrays(be, dataset, data_dir, download, train_limit, seed)[:4]
+                data = load_arrays(be, dataset, data_dir, download, train_limit, seed, inputs)[:4]
                 if data[0].shape[1] != sizes[0]:
                     raise ValueError(f"sizes start with {sizes[0]} inputs but {dataset} has "
                                      f"{data[0].shape[1]} features")
@@ -401,6 +422,7 @@ def _floats(text):
 
 def register(sub):
     from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
+    from minisyn.experiments.tradeoff import INPUTS
 
     q = QUICK_SETTINGS
     p = sub.add_parser(
@@ -428,6 +450,9 @@ def register(sub):
     g.add_argument("--eval-mode", choices=("sample", "mean"), default="sample",
                    help="test outputs with sampled release, or with the mean weights")
     g.add_argument("--ensemble-size", type=int, default=8, help="most networks trained at once")
+    g.add_argument("--inputs", choices=INPUTS, default="unit",
+                   help="pixels in [0, 1] ('unit'), or shifted and scaled by the training set's mean and SD "
+                        "('standardized', as the authors' data loader does)")
     g = p.add_argument_group("network and training")
     g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--epochs", type=int, default=q["epochs"], help="epochs per network (paper: 50)")
@@ -452,7 +477,7 @@ def run_cli(args):
                              target_bits=args.target_bits, dataset=args.dataset, data_dir=args.data_dir,
                              download=not args.no_download, train_limit=args.train_limit, backend=backend,
                              force=args.force, progress=not args.no_progress,
-                             log=lambda m: print(m, file=sys.stderr))
+                             log=lambda m: print(m, file=sys.stderr), inputs=args.inputs)
     print_table(result["records"], result["energy_at_target"], args.target_bits)
     print(f"trained {result['trained']}, reused {result['skipped']}; results in {out}/")
     return 0

@@ -279,12 +279,16 @@ def run_train(args):
     costs = []
     if args.synapse == "gaussian":
         costs += [PowerLawCost(args.c, args.rho), L1Cost(args.lam)]
-    if args.l2:
-        costs.append(L2Cost(args.l2))
     rule = {}
     if args.optimizer == "presynaptic":
         rule = dict(d_up=args.d_up, d_down=args.d_down, g_lim=args.g_lim, p_min=args.p_min,
                     p_freeze=args.p_freeze, lr_factor=args.consolidate)
+    if args.l2 and args.optimizer == "presynaptic":
+        # weight decay, so that the release probabilities see the data gradient alone (minisyn.rules);
+        # the same step on m as L2Cost(l2), whose gradient the engine divides by N
+        rule["weight_decay"] = args.l2 / x.shape[0]
+    elif args.l2:
+        costs.append(L2Cost(args.l2))
     opt = make_optimizer(net, args.optimizer, args.lr, **rule)
     out = prepare_out_dir(args.out, args.force)   # only once every input has been checked
 

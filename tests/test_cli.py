@@ -39,6 +39,20 @@ def test_bernoulli_training_saves_release_probabilities(tmp_path):
     assert json.loads((out / "results.json").read_text())["energy"] > 0
 
 
+def test_l2_with_the_presynaptic_rule_decays_m_but_never_raises_p(tmp_path):
+    """--l2 acts as weight decay (minisyn.rules): the rule's |g| >= g_lim sees
+    the data gradient alone. l2 / N = 5 makes l2 |m| / N >> g_lim everywhere;
+    had it reached the rule, every p would rise by four steps, to about 0.39."""
+    res = {}
+    for l2 in (0.0, 2000.0):
+        out = tmp_path / f"l2_{l2}"
+        assert main(["train", "--synapse", "bernoulli", "--sizes", "784,16,10", "--train-limit", "400",
+                     "--epochs", "1", "--no-progress", "--l2", str(l2), "--out", str(out)]) == 0
+        res[l2] = json.loads((out / "results.json").read_text())
+    assert max(res[2000.0]["mean_release_probability"]) < 0.3
+    assert res[2000.0]["energy"] < 0.5 * res[0.0]["energy"]
+
+
 def test_same_seed_gives_the_same_results(tmp_path):
     for name in ("a", "b"):
         assert main(["train", *QUICK, "--epochs", "1", "--out", str(tmp_path / name)]) == 0

@@ -48,18 +48,17 @@ def train_plastic(backend, x, y, *, sizes=(784, 200, 200, 10), epochs=10, batch_
     """A Bernoulli MLP trained with the presynaptic rule, energy-experiment values (§B2).
 
     ``l2`` is the weight-decay coefficient on the mean cross-entropy scale (as
-    in :mod:`minisyn.experiments.energy_info`). Returns ``(net, history)``.
+    in :mod:`minisyn.experiments.energy_info`), applied as weight decay so that
+    ``p`` follows the data gradient alone. Returns ``(net, history)``.
     """
-    from minisyn.costs import L2Cost
     from minisyn.experiments.energy_info import ENERGY_RULE
     from minisyn.network import MLP
     from minisyn.rules import PresynapticRule
     from minisyn.train import train
 
     net = MLP(sizes, "bernoulli", backend, seed=seed, p_init=ENERGY_RULE["p_min"])
-    rule = PresynapticRule(net.synaptic, lr, backend, **ENERGY_RULE)
-    costs = [L2Cost(l2 * x.shape[0])] if l2 else []
-    history = train(net, rule, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed,
+    rule = PresynapticRule(net.synaptic, lr, backend, weight_decay=l2, **ENERGY_RULE)
+    history = train(net, rule, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
                     progress=progress)
     return net, history
 

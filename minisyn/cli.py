@@ -222,6 +222,9 @@ def build_parser():
     g.add_argument("--p-freeze", type=float, default=1.0, help="freeze p above this (1: no freezing)")
     g.add_argument("--consolidate", action="store_true", help="scale the learning rate by (1 - p) (§B5)")
     add_data_options(p)
+    p.add_argument("--inputs", choices=("unit", "standardized"), default="unit",
+                   help="pixels in [0, 1] ('unit'), or shifted and scaled by the training set's mean and SD "
+                        "('standardized', as the authors' code does; see minisyn.datasets.standardize)")
     add_run_options(p)
     p.set_defaults(func=run_train)
     for module in EXPERIMENT_COMMANDS:
@@ -244,12 +247,15 @@ def load_data(args, backend):
             raise CLIError(f"--train-limit must be >= 1, got {args.train_limit}")
         keep = np.random.default_rng(args.seed).permutation(len(y_train))[: args.train_limit]
         x_train, y_train = x_train[keep], y_train[keep]
-    val = None
+    held_out = []
     if args.val_fraction:
         if not 0 < args.val_fraction < 1:
             raise CLIError(f"--val-fraction must lie in [0, 1), got {args.val_fraction}")
         x_train, y_train, x_val, y_val = datasets.train_val_split(x_train, y_train, args.val_fraction, args.seed)
-        val = prepare_arrays(x_val, y_val, backend)
+        held_out = [x_val]
+    if getattr(args, "inputs", "unit") == "standardized":     # by the statistics of the examples trained on
+        x_train, x_test, *held_out, _, _ = datasets.standardize(x_train, x_test, *held_out)
+    val = prepare_arrays(held_out[0], y_val, backend) if held_out else None
     return ds, prepare_arrays(x_train, y_train, backend), prepare_arrays(x_test, y_test, backend), val
 
 

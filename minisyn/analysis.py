@@ -7,7 +7,9 @@
   expected strengths, from single-example gradients of the log-likelihood;
 - :func:`spearman`: rank correlation (e.g. of Fisher information and ``p``);
 - :func:`neuron_sparsity`: important synapses per hidden neuron against a
-  shuffled-``p`` baseline.
+  shuffled-``p`` baseline;
+- :func:`silent_inputs` (Gaussian synapses, §A4): which inputs of each layer
+  are never active, and how much of ``sum_i sigma_i^2`` their synapses hold.
 
 The model arrays stay on the backend; the small host-side steps (ordering
 synapses, statistics with scipy) work on :meth:`Backend.to_numpy` copies.
@@ -21,7 +23,8 @@ from scipy import stats
 from minisyn.losses import softmax
 from minisyn.train import accuracy
 
-__all__ = ["lesion_curve", "energy_per_synapse", "empirical_fisher", "spearman", "neuron_sparsity"]
+__all__ = ["lesion_curve", "energy_per_synapse", "empirical_fisher", "spearman", "neuron_sparsity",
+           "silent_inputs"]
 
 
 def _single(net):
@@ -243,4 +246,55 @@ def neuron_sparsity(net, p_imp=0.9, n_shuffles=100, seed=0):
         out[f"n_beyond_2sd_{name}"] = int((np.abs(real - mean) > 2 * sd).sum())
     constant = ins.std() == 0 or outs.std() == 0
     out["in_out_correlation"] = float("nan") if constant else float(stats.pearsonr(ins, outs).statistic)
+    return out
+
+
+def silent_inputs(weights, biases, sigmas, x):
+    """Inputs that are never active, layer by layer, and the noise their synapses hold.
+
+    A synapse whose input is 0 for every example gets no gradient from the
+    data term, so under a reliability cost ``c sigma^-rho`` (MODEL.md §A4)
+    only the cost acts on its ``sigma``, which then grows for as long as
+    training runs. ``sigma_bar = sqrt(mean_i sigma_i^2)`` is then set by
+    those synapses. The inputs of layer 0 are the pixels; those of layer
+    ``l > 0`` are the ReLU outputs of layer ``l - 1``, computed with the mean
+    weights.
+
+    Parameters
+    ----------
+    weights, sigmas : lists of host arrays of shape (n_out, n_in), one per layer
+    biases : list of host arrays of shape (n_out,) (zeros for no bias)
+    x : host array of shape (n, n_in of layer 0)
+
+    Returns
+    -------
+    list of dict, one per layer: ``n_inputs``, ``n_silent`` (inputs that are 0
+    for every row of ``x``), ``sigma2_share`` (the share of the whole
+    network's ``sum_i sigma_i^2`` held by this layer's synapses from silent
+    inputs), ``layer_sigma2_share`` (the share held by the whole layer),
+    ``median_sigma_silent`` and ``median_sigma_active`` (NaN when empty).
+    """
+    ws = [np.asarray(w, dtype=np.float64) for w in weights]
+    ss = [np.asarray(s, dtype=np.float64) for s in sigmas]
+    bs = [np.asarray(b, dtype=np.float64) for b in biases]
+    if not (len(ws) == len(ss) == len(bs)) or not ws:
+        raise ValueError("weights, biases and sigmas need one entry per layer")
+    h = np.asarray(x, dtype=np.float64)
+    total = sum(float((s ** 2).sum()) for s in ss)
+    out = []
+    for i, (w, b, s) in enumerate(zip(ws, bs, ss)):
+        if w.shape != s.shape or b.shape != (w.shape[0],) or h.ndim != 2 or h.shape[1] != w.shape[1]:
+            raise ValueError(f"layer {i}: weights {w.shape}, sigmas {s.shape}, biases {b.shape} do not fit "
+                             f"inputs of shape {h.shape}")
+        silent = ~(h != 0).any(axis=0)
+        out.append({
+            "n_inputs": int(w.shape[1]), "n_silent": int(silent.sum()),
+            "sigma2_share": float((s[:, silent] ** 2).sum() / total) if total > 0 else float("nan"),
+            "layer_sigma2_share": float((s ** 2).sum() / total) if total > 0 else float("nan"),
+            "median_sigma_silent": float(np.median(s[:, silent])) if silent.any() else float("nan"),
+            "median_sigma_active": float(np.median(s[:, ~silent])) if (~silent).any() else float("nan"),
+        })
+        h = h @ w.T + b
+        if i < len(ws) - 1:
+            h = np.maximum(h, 0.0)
     return out

@@ -152,3 +152,28 @@ def test_spearman_accepts_lists_of_backend_arrays_per_layer(backends):
     be = Backend(backends, "float64")
     a = [be.floats([[1.0, 2.0]]), be.floats([3.0, 4.0, 5.0])]
     assert spearman(a, [10.0, 20.0, 30.0, 40.0, 50.0])[0] == pytest.approx(1.0)
+
+
+def test_silent_inputs_counts_dead_units_and_their_share_of_sigma_squared():
+    from minisyn.analysis import silent_inputs
+
+    x = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, -1.0]])            # pixel 1 is 0 in every row
+    w0 = np.array([[1.0, 5.0, 0.0], [0.0, 0.0, 0.0]])             # unit 1: weights 0, bias -1: never active
+    b0 = np.array([0.5, -1.0])
+    w1, b1 = np.array([[2.0, 3.0]]), np.zeros(1)
+    s0 = np.array([[1.0, 2.0, 1.0], [1.0, 1.0, 1.0]])
+    s1 = np.array([[1.0, 3.0]])
+    res = silent_inputs([w0, w1], [b0, b1], [s0, s1], x)
+    total = (s0 ** 2).sum() + (s1 ** 2).sum()                     # 10 + 10
+    assert [r["n_silent"] for r in res] == [1, 1]
+    assert res[0]["sigma2_share"] == pytest.approx((2.0 ** 2 + 1.0) / total)
+    assert res[1]["sigma2_share"] == pytest.approx(9.0 / total)
+    assert res[1]["layer_sigma2_share"] == pytest.approx(10.0 / total)
+    assert res[1]["median_sigma_silent"] == 3.0 and res[1]["median_sigma_active"] == 1.0
+
+
+def test_silent_inputs_refuses_mismatched_layers():
+    from minisyn.analysis import silent_inputs
+
+    with pytest.raises(ValueError, match="layer 0"):
+        silent_inputs([np.ones((2, 3))], [np.zeros(2)], [np.ones((2, 4))], np.ones((5, 3)))

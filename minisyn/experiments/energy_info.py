@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minisyn.output import pyplot, save_csv, save_figure
+from minisyn.output import no_minor_labels, pyplot, save_csv, save_figure
 
 __all__ = ["MODELS", "ENERGY_RULE", "QUICK_SETTINGS", "PAPER_SETTINGS", "l2_grid", "run_key",
            "train_models", "test_probabilities", "energy_at_information", "run_energy_info", "write_csv",
@@ -366,6 +366,8 @@ LABELS = {"plastic": "plastic stochastic release", "fixed": "fixed release (mean
 def plot_energy_info(records, out, target_bits=DEFAULT_TARGET_BITS, targets=None):
     """Fig. 1: information against energy (all three models on one axes), plus
     accuracy and mean activity against energy. Returns the file paths."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
+
     plt = pyplot()
 
     out = Path(out)
@@ -387,6 +389,10 @@ def plot_energy_info(records, out, target_bits=DEFAULT_TARGET_BITS, targets=None
     axes[0].axhline(np.log2(10), color="0.85", lw=0.8, ls=":")
     for ax, label in zip(axes, ("mutual information I(Y; Yhat) [bits]", "test accuracy", "mean hidden rate")):
         ax.set_xscale("log")
+        # energies span about one decade: label 1, 2, 5 x 10^k in plain numbers, no minor labels
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        no_minor_labels(ax)
         ax.set_xlabel(r"energy $\sum_i |m_i|$")
         ax.set_ylabel(label)
     axes[0].set_title("a  information vs energy", loc="left", fontsize=10)

@@ -148,6 +148,17 @@ def add_data_options(p):
                    help="use only the first N training examples (after shuffling), for quick runs")
 
 
+def add_inputs_option(group):
+    """``--inputs unit|standardized``, shared by the commands that train on pixels."""
+    from minisyn.experiments.tradeoff import INPUTS
+
+    group.add_argument("--inputs", choices=INPUTS, default="unit",
+                       help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / SD with the mean and SD "
+                            "of the training pixels, as the authors' data loaders do (Normalize((0.1307,), "
+                            "(0.3081,)) on MNIST). With [0, 1] pixels, a pixel that is 0 in every image "
+                            "gives its synapses no data gradient (minisyn.datasets.standardize)")
+
+
 def add_run_options(p):
     g = p.add_argument_group("run")
     g.add_argument("--seed", type=int, default=0, help="seeds initial weights, synaptic noise and example order")
@@ -222,9 +233,7 @@ def build_parser():
     g.add_argument("--p-freeze", type=float, default=1.0, help="freeze p above this (1: no freezing)")
     g.add_argument("--consolidate", action="store_true", help="scale the learning rate by (1 - p) (§B5)")
     add_data_options(p)
-    p.add_argument("--inputs", choices=("unit", "standardized"), default="unit",
-                   help="pixels in [0, 1] ('unit'), or shifted and scaled by the training set's mean and SD "
-                        "('standardized', as the authors' code does; see minisyn.datasets.standardize)")
+    add_inputs_option(p)
     add_run_options(p)
     p.set_defaults(func=run_train)
     for module in EXPERIMENT_COMMANDS:

@@ -427,8 +427,7 @@ def _floats(text):
 
 
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
-    from minisyn.experiments.tradeoff import INPUTS
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_inputs_option, add_run_options, mark_resumable
 
     q = QUICK_SETTINGS
     p = sub.add_parser(
@@ -456,9 +455,7 @@ def register(sub):
     g.add_argument("--eval-mode", choices=("sample", "mean"), default="sample",
                    help="test outputs with sampled release, or with the mean weights")
     g.add_argument("--ensemble-size", type=int, default=8, help="most networks trained at once")
-    g.add_argument("--inputs", choices=INPUTS, default="unit",
-                   help="pixels in [0, 1] ('unit'), or shifted and scaled by the training set's mean and SD "
-                        "('standardized', as the authors' data loader does)")
+    add_inputs_option(g)
     g = p.add_argument_group("network and training")
     g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--epochs", type=int, default=q["epochs"], help="epochs per network (paper: 50)")

@@ -238,8 +238,8 @@ def print_correlations(table, file=None):
 
 # -- the command line -------------------------------------------------------------
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
-    from minisyn.experiments.tradeoff import INPUTS, eval_fraction
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_inputs_option, add_run_options
+    from minisyn.experiments.tradeoff import eval_fraction
 
     p = sub.add_parser(
         "importance", formatter_class=_Formatter,
@@ -264,9 +264,7 @@ def register(sub):
     g.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate")
     g.add_argument("--sigma-init", type=float, default=1e-4, help="initial sigma")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
-    g.add_argument("--inputs", choices=INPUTS, default="unit",
-                   help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / std over the training set, "
-                        "as the authors' script")
+    add_inputs_option(g)
     add_data_options(p)
     add_run_options(p)
     p.set_defaults(func=run_cli)

@@ -397,7 +397,7 @@ def eval_fraction(text):
 
 
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
+    from minisyn.cli import _Formatter, _sizes, add_data_options, add_inputs_option, add_run_options, mark_resumable
 
     q = QUICK_SETTINGS
     p = sub.add_parser(
@@ -434,10 +434,7 @@ def register(sub):
                    help="initial sigma (paper: 1e-4). Adam moves phi = softplus^-1(sigma) by at most about "
                         "--lr per step, so short runs need a larger --lr or --sigma-init for sigma to move")
     g.add_argument("--eval-samples", type=int, default=10, help="samples S of the predictive accuracy")
-    g.add_argument("--inputs", choices=INPUTS, default="unit",
-                   help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / std over the training set "
-                        "(the usual PyTorch MNIST pipeline). With [0, 1] pixels, a pixel that is 0 in every "
-                        "training image leaves its synapses' sigma to the cost alone, which inflates sigma_bar")
+    add_inputs_option(g)
     add_data_options(p)
     add_run_options(p)
     mark_resumable(p, "runs/sweep")

@@ -13,8 +13,9 @@ only 200 Adam steps, and Adam moves phi = softplus^-1(sigma) by at most about
 the learning rate per step, so quick mode starts from sigma = 1e-2 and uses
 lr = 1e-2 for sigma to be able to move (the paper: 1e-4 and 5e-4 over 50
 epochs). ``--full``: the paper's sweep on MNIST (4 rho, 30 c values
-10^(-3 + 0.25 k), 50 epochs, minibatch 20, Adam 5e-4, lambda 1e-4, pixels
-standardised by the training set's mean and SD as in the authors' script): 240
+10^(-3 + 0.25 k), 50 epochs, minibatch 20, Adam at the authors' sweep-code
+learning rate 1e-4, lambda 1e-4, pixels standardised by the training set's mean
+and SD as in the authors' script): 240
 networks, 15 hours or more on a 2-core CPU (see docs/tradeoff-and-importance.md).
 
 Rerunning the same command resumes: finished networks in <out>/runs/ are kept.

@@ -29,8 +29,14 @@ def _check_positive(name, value, strict=True):
 class _Cost:
     target = "mu"   # which parameter it acts on: 'mu' or 'sigma'
 
-    def value_and_grad(self, theta, backend):
-        return self.value(theta, backend), self.grad(theta, backend)
+    def value_and_grad(self, theta, backend, scale=1.0, out=None):
+        """The value and ``scale`` times the gradient.
+
+        ``out``, a scratch array of ``theta``'s shape, may receive the
+        gradient (costs that write it in place use it; the others ignore it).
+        """
+        g = self.grad(theta, backend)
+        return self.value(theta, backend), (g if scale == 1.0 else g * scale)
 
     def _h(self, value, theta, backend):
         """``value`` shaped to broadcast against ``theta`` (cached per shape)."""
@@ -63,6 +69,7 @@ class PowerLawCost(_Cost):
         _check_positive("c", c, strict=False)
         _check_positive("rho", rho)
         self.c, self.rho = c, rho
+        self._rho_common = _common_value(rho)   # one rho for every member: root-based powers
 
     @classmethod
     def from_s(cls, s, rho):
@@ -74,13 +81,35 @@ class PowerLawCost(_Cost):
     def _c_rho(self, sigma, backend):
         return self._h(self.c, sigma, backend), self._h(self.rho, sigma, backend)
 
-    def _power(self, sigma, backend):
-        """``sigma^-rho`` as ``exp(-rho log sigma)`` (far faster than ``**`` in numpy)."""
+    def _power(self, sigma, backend, out=None):
+        """``sigma^-rho`` (into ``out`` if given).
+
+        For the four mechanisms' exponents (and 1), when every ensemble member
+        has the same rho, the power comes from a square or cube root and a
+        reciprocal; otherwise as ``exp(-rho log sigma)``. Both are far faster
+        than ``**`` in numpy.
+        """
         c, rho = self._c_rho(sigma, backend)
         xp = backend.xp
-        t = xp.log(sigma)
-        t *= -rho
-        return c, rho, xp.exp(t, out=t)
+        t = out
+        r = self._rho_common
+        if r == 0.5:
+            t = xp.sqrt(sigma, out=t)
+        elif r == 1.0:
+            t = xp.multiply(sigma, 1.0, out=t)
+        elif r == 2.0:
+            t = xp.multiply(sigma, sigma, out=t)
+        elif r == 2.0 / 3.0:
+            t = xp.cbrt(sigma, out=t)
+            t *= t
+        elif r == 4.0 / 3.0:
+            t = xp.cbrt(sigma, out=t)
+            t *= sigma
+        else:
+            t = xp.log(sigma, out=t)
+            t *= -rho
+            return c, rho, xp.exp(t, out=t)
+        return c, rho, xp.divide(1.0, t, out=t)     # sigma^-rho = 1 / sigma^rho
 
     def value(self, sigma, backend):
         c, _, t = self._power(sigma, backend)
@@ -89,13 +118,21 @@ class PowerLawCost(_Cost):
     def grad(self, sigma, backend):
         return self.value_and_grad(sigma, backend)[1]
 
-    def value_and_grad(self, sigma, backend):
+    def value_and_grad(self, sigma, backend, scale=1.0, out=None):
         """Both at the price of one power: ``d/dsigma c sigma^-rho = -rho c sigma^-rho / sigma``."""
-        c, rho, t = self._power(sigma, backend)
+        c, rho, t = self._power(sigma, backend, out)
         value = c * t.sum(axis=_SYNAPSE_AXES) if isinstance(c, float) else (c * t).sum(axis=_SYNAPSE_AXES)
         t /= sigma
-        t *= -rho * c
+        t *= -rho * c * scale
         return value, t
+
+
+def _common_value(value):
+    """``value`` as a float when it is a scalar or every entry is equal, else None."""
+    v = np.asarray(value, dtype=float)
+    if v.ndim == 0:
+        return float(v)
+    return float(v.flat[0]) if v.size and (v == v.flat[0]).all() else None
 
 
 class EntropicCost(_Cost):
@@ -126,6 +163,15 @@ class L1Cost(_Cost):
 
     def grad(self, mu, backend):
         return self._h(self.lam, mu, backend) * backend.xp.sign(mu)
+
+    def value_and_grad(self, mu, backend, scale=1.0, out=None):
+        xp = backend.xp
+        lam = self._h(self.lam, mu, backend)
+        a = xp.abs(mu, out=out)
+        value = lam * a.sum(axis=_SYNAPSE_AXES) if isinstance(lam, float) else (lam * a).sum(axis=_SYNAPSE_AXES)
+        g = xp.sign(mu, out=a)
+        g *= lam * scale
+        return value, g
 
 
 class L2Cost(_Cost):

@@ -17,7 +17,7 @@ parameters collect every use) and returns ``dL_dx``.
 """
 from __future__ import annotations
 
-from minisyn.ops import T, softplus, sum_to_shape
+from minisyn.ops import T, logistic_from_softplus, softplus, sum_to_shape
 
 __all__ = ["Param", "Linear", "GaussianLinear", "BernoulliLinear", "ReLU", "Sign"]
 
@@ -40,8 +40,15 @@ class Param:
         return f"Param({self.name}, shape={tuple(self.value.shape)})"
 
 
-def _with_bias(x, xp):
-    """Append the constant input 1 that drives the bias synapse."""
+def _with_bias(x, xp, buf=None):
+    """Append the constant input 1 that drives the bias synapse.
+
+    ``buf``, a previous result of the same shape and dtype, is reused: only
+    ``x`` is copied in (its last column already holds the ones).
+    """
+    if buf is not None and buf.shape[:-1] == x.shape[:-1] and buf.dtype == x.dtype:
+        buf[..., :-1] = x
+        return buf
     ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
     return xp.concatenate([x, ones], axis=-1)
 
@@ -65,7 +72,11 @@ class _Synaptic:
                 f"{type(self).__name__} expects {self.n_in} inputs on the last axis, got shape {tuple(x.shape)}"
             )
         self._x_shape = x.shape   # a shared (B, n_in) input broadcast against ensemble weights
-        return _with_bias(x, xp) if self.bias else x
+        if not self.bias:
+            return x
+        # the biased input is cached for backward; a buffer from an earlier step is reused
+        self._xb = _with_bias(x, xp, getattr(self, "_xb", None))
+        return self._xb
 
     def _input_grad(self, dL_dxb):
         g = dL_dxb[..., :-1] if self.bias else dL_dxb
@@ -74,6 +85,16 @@ class _Synaptic:
     @property
     def weight_shape(self):
         return self.lead + (self.n_out, self.n_in + int(self.bias))
+
+    def _buffer(self, name, like, shape=None):
+        """A scratch array kept between steps (a training step allocates no
+        per-synapse temporaries); made on first use or when the shape changes."""
+        bufs = self.__dict__.setdefault("_bufs", {})
+        shape = tuple(like.shape if shape is None else shape)
+        b = bufs.get(name)
+        if b is None or tuple(b.shape) != shape or b.dtype != like.dtype:
+            b = bufs[name] = self.be.xp.empty(shape, dtype=like.dtype)
+        return b
 
 
 class Linear(_Synaptic):
@@ -161,19 +182,19 @@ class GaussianLinear(_Synaptic):
     def sigma_and_slope(self, cached=False):
         """``sigma = softplus(phi)`` and ``dsigma/dphi = logistic(phi)``.
 
-        The slope is computed from sigma as ``exp(phi - sigma)`` (exact: with
-        ``sigma = log(1 + e^phi)``, ``phi - sigma = log(e^phi / (1 + e^phi))``),
-        two fast passes with full relative precision even for tiny sigma.
-        ``cached=True`` reuses the values of the last forward pass (valid
-        until the parameters change).
+        The slope is computed from sigma as ``1 - exp(-sigma)`` (exact:
+        ``exp(-sigma) = 1 / (1 + e^phi)``; :func:`~minisyn.ops.logistic_from_softplus`),
+        with full relative precision even for tiny sigma. ``cached=True``
+        reuses the values of the last forward pass (valid until the
+        parameters change; they live in buffers the next forward overwrites).
         """
         xp = self.be.xp
         if cached and self._sigma is not None:
             if self._slope is None:
-                self._slope = xp.exp(self.phi.value - self._sigma)
+                self._slope = logistic_from_softplus(self._sigma, xp, out=self._buffer("slope", self._sigma))
             return self._sigma, self._slope
         sigma = self.sigma()
-        return sigma, xp.exp(self.phi.value - sigma)
+        return sigma, logistic_from_softplus(sigma, xp)
 
     def mean_weight(self):
         return self.mu.value
@@ -186,11 +207,13 @@ class GaussianLinear(_Synaptic):
         self._sigma = self._slope = None
         if mode == "mean":
             return x @ T(mu, xp)
-        sigma = self._sigma = self.sigma()
+        phi = self.phi.value
+        sigma = self._sigma = softplus(phi, xp, out=self._buffer("sigma", phi), work=self._buffer("work", phi))
         if self.scheme == "weights":
-            self._xi = self.gen.normal(mu.shape)       # xi ~ N(0, 1), one per synapse
-            self._W = mu + sigma * self._xi            # w = mu + sigma xi
-            return x @ T(self._W, xp)
+            xi = self._xi = self.gen.normal(mu.shape, out=self._buffer("xi", mu))  # xi ~ N(0, 1), one per synapse
+            W = self._W = xp.multiply(sigma, xi, out=self._buffer("W", mu))
+            W += mu                                    # w = mu + sigma xi
+            return x @ T(W, xp)
         # local reparameterisation: a = m + sqrt(v) eps
         self._s2 = xp.broadcast_to(sigma * sigma, mu.shape)
         m = x @ T(mu, xp)                              # m = x mu^T
@@ -208,7 +231,7 @@ class GaussianLinear(_Synaptic):
             return self._input_grad(dL_da @ mu.value) if self.needs_input_grad else None
         dL_dx = None
         if self.scheme == "weights":
-            dL_dsigma = dL_dmu * self._xi                      # dL/dsigma = G * xi
+            dL_dsigma = xp.multiply(dL_dmu, self._xi, out=self._buffer("dsigma", mu.value))  # G * xi
             if self.needs_input_grad:
                 dL_dx = dL_da @ self._W                        # dL/dx = delta W
         else:
@@ -219,7 +242,8 @@ class GaussianLinear(_Synaptic):
                 dL_dx = dL_da @ mu.value + 2.0 * x * (dL_dv @ self._s2)
         # dL/dphi = dL/dsigma * logistic(phi); a shared phi sums over its uses
         _, slope = self.sigma_and_slope(cached=True)
-        phi.grad += sum_to_shape(dL_dsigma * slope, phi.shape, xp)
+        dL_dsigma *= slope
+        phi.grad += sum_to_shape(dL_dsigma, phi.shape, xp)
         return None if dL_dx is None else self._input_grad(dL_dx)
 
 

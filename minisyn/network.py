@@ -185,17 +185,18 @@ class MLP:
                 if cost.target == "sigma":
                     if not isinstance(layer, GaussianLinear):
                         raise ValueError(f"{type(cost).__name__} needs Gaussian synapses")
-                    phi = layer.phi
+                    phi, mu = layer.phi, layer.mu.value
                     sigma, slope = layer.sigma_and_slope(cached)
-                    sigma = xp.broadcast_to(sigma, layer.mu.shape)
-                    value, dC_dsigma = cost.value_and_grad(sigma, self.be)
-                    dC_dsigma *= inv_n
+                    if sigma.shape != mu.shape:                            # one shared sigma
+                        sigma = xp.broadcast_to(sigma, mu.shape)
+                    value, dC_dsigma = cost.value_and_grad(sigma, self.be, scale=inv_n,
+                                                           out=layer._buffer("cost", mu))
                     dC_dsigma *= slope                                     # chain rule into phi
                     phi.grad += sum_to_shape(dC_dsigma, phi.shape, xp)
                 else:
                     theta = layer.params[0]
-                    value, dC_dtheta = cost.value_and_grad(theta.value, self.be)
-                    dC_dtheta *= inv_n
+                    value, dC_dtheta = cost.value_and_grad(theta.value, self.be, scale=inv_n,
+                                                           out=layer._buffer("cost", theta.value))
                     theta.grad += dC_dtheta
                 total = total + value * inv_n
         return total

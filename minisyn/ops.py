@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-__all__ = ["T", "softplus", "logistic", "inverse_softplus", "sum_to_shape", "per_member"]
+__all__ = ["T", "softplus", "logistic", "logistic_from_softplus", "inverse_softplus", "sum_to_shape", "per_member"]
 
 
 def T(a, xp):
@@ -23,22 +23,38 @@ def T(a, xp):
     return xp.swapaxes(a, -1, -2)
 
 
-def softplus(phi, xp):
+def softplus(phi, xp, out=None, work=None):
     """``log(1 + exp(phi))`` without overflow (MODEL.md §A3).
 
     Written as ``max(phi, 0) + log1p(exp(-|phi|))``, with
     ``max(phi, 0) = (phi + |phi|) / 2``: the same function, no overflow for
     large ``phi``, and several times faster than ``logaddexp`` in numpy.
+    ``out`` (an array of ``phi``'s shape and dtype, not ``phi`` itself)
+    receives the result, and ``work`` (another such array) holds ``|phi|``,
+    saving both allocations.
     """
     if getattr(phi, "ndim", 0) == 0:                # scalars: the plain formula
         return max(float(phi), 0.0) + math.log1p(math.exp(-abs(float(phi))))
-    a = xp.abs(phi)
-    out = xp.exp(-a)
+    a = xp.abs(phi, out=work)
+    out = xp.negative(a, out=out)
+    xp.exp(out, out=out)
     xp.log1p(out, out=out)          # log1p(exp(-|phi|))
     a += phi
     a *= 0.5                        # max(phi, 0)
     out += a
     return out
+
+
+def logistic_from_softplus(sigma, xp, out=None):
+    """``logistic(phi)`` from ``sigma = softplus(phi)``, as ``1 - exp(-sigma)``.
+
+    Exact: ``exp(-sigma) = 1 / (1 + e^phi)``. ``-expm1(-sigma)`` keeps full
+    relative precision for tiny sigma (where the slope is about sigma) and
+    costs one transcendental pass, where ``logistic(phi)`` costs several.
+    """
+    out = xp.negative(sigma, out=out)
+    xp.expm1(out, out=out)
+    return xp.negative(out, out=out)
 
 
 def logistic(phi, xp):

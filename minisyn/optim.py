@@ -77,32 +77,46 @@ class Adam:
         self.params, self.lr, self.be = list(params), lr, backend
         self.b1, self.b2, self.eps = b1, b2, eps
         self.t = 0                                                # steps taken
-        self.m = [xp.zeros_like(p.value) for p in self.params]   # first moment
-        self.v = [xp.zeros_like(p.value) for p in self.params]   # second moment
+        # The moments are stored scaled, m~ = m / (1 - b1) and v~ = v / (1 - b2): their
+        # updates m~ = b1 m~ + g and v~ = b2 v~ + g^2 then take two and three passes over
+        # the synapses instead of three and four. ``m`` and ``v`` give the moments themselves.
+        self._ms = [xp.zeros_like(p.value) for p in self.params]
+        self._vs = [xp.zeros_like(p.value) for p in self.params]
         self._eta = [per_member(lr, p.value.ndim, backend) for p in self.params]
         self._buf = [xp.empty_like(p.value) for p in self.params]  # scratch: no temporaries per step
+
+    @property
+    def m(self):
+        """First moments ``m`` (MODEL.md §A5), one array per parameter (copies)."""
+        return [ms * (1.0 - self.b1) for ms in self._ms]
+
+    @property
+    def v(self):
+        """Second moments ``v`` (MODEL.md §A5), one array per parameter (copies)."""
+        return [vs * (1.0 - self.b2) for vs in self._vs]
 
     def step(self):
         xp = self.be.xp
         self.t += 1
         c1 = 1.0 - self.b1**self.t                                # bias corrections
         c2 = 1.0 - self.b2**self.t
-        for p, m, v, eta, buf in zip(self.params, self.m, self.v, self._eta, self._buf):
+        # theta -= eta m_hat / (sqrt(v_hat) + eps), m_hat = m / c1, v_hat = v / c2. With
+        # m = (1-b1) m~, v = (1-b2) v~ and q = sqrt((1-b2)/c2) this is
+        # theta -= (eta (1-b1) / (c1 q)) m~ / (sqrt(v~) + eps / q).
+        q = ((1.0 - self.b2) / c2) ** 0.5
+        k = (1.0 - self.b1) / (c1 * q)
+        eps = self.eps / q
+        for p, m, v, eta, buf in zip(self.params, self._ms, self._vs, self._eta, self._buf):
             g = p.grad
-            m *= self.b1                                          # m = b1 m + (1-b1) g
-            xp.multiply(g, 1.0 - self.b1, out=buf)
-            m += buf
-            v *= self.b2                                          # v = b2 v + (1-b2) g^2
+            m *= self.b1                                          # m~ = b1 m~ + g
+            m += g
+            v *= self.b2                                          # v~ = b2 v~ + g^2
             xp.multiply(g, g, out=buf)
-            buf *= 1.0 - self.b2
             v += buf
-            # theta -= eta m_hat / (sqrt(v_hat) + eps), with m_hat = m/c1, v_hat = v/c2,
-            # computed in place as (eta/c1) m / (sqrt(v)/sqrt(c2) + eps)
             xp.sqrt(v, out=buf)
-            buf *= 1.0 / c2**0.5
-            buf += self.eps
+            buf += eps
             xp.divide(m, buf, out=buf)
-            buf *= eta / c1 if isinstance(eta, float) else eta * (1.0 / c1)
+            buf *= eta * k
             p.value -= buf
 
     def effective_lr(self, param):
@@ -110,4 +124,4 @@ class Adam:
         xp = self.be.xp
         i = next(i for i, p in enumerate(self.params) if p is param)
         c2 = 1.0 - self.b2 ** max(self.t, 1)
-        return self._eta[i] / (xp.sqrt(self.v[i] / c2) + self.eps)
+        return self._eta[i] / (xp.sqrt(self._vs[i] * ((1.0 - self.b2) / c2)) + self.eps)

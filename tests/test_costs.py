@@ -53,7 +53,7 @@ def test_power_law_cost_with_per_member_c_and_rho_acts_memberwise_on_an_ensemble
         np.testing.assert_allclose(cost.grad(sigma, BE)[k], lone.grad(sigma[k], BE), rtol=1e-13)
 
 
-@given(syn_shape.flatmap(away_from_zero), st.floats(0.0, 3.0))
+@given(syn_shape.flatmap(away_from_zero), st.one_of(st.just(0.0), st.floats(1e-6, 3.0)))  # no subnormal lam
 def test_l1_cost_gradient_matches_finite_differences_away_from_zero(mu, lam):
     check_cost_grad(L1Cost(lam), mu)
 
@@ -164,3 +164,35 @@ def test_reported_reliability_cost_uses_s_equal_one():
     sigmas = [np.ones((2, 2)), np.full((1, 2), 2.0)]
     assert float(reported_reliability_cost(sigmas, 2.0, BE)) == pytest.approx(4 * 0.5 + 2 * 0.5 / 4)
     assert float(reported_reliability_cost(sigmas, 0.5, BE)) == pytest.approx(4 * 2 + 2 * 2 / math.sqrt(2))
+
+
+@given(syn_shape.flatmap(positive), st.one_of(st.just(0.0), st.floats(1e-6, 5.0)),
+       st.sampled_from(RHOS + [1.0, 0.3]), st.floats(1e-6, 10.0))
+def test_power_law_power_and_scaled_gradient_into_a_buffer(sigma, c, rho, scale):
+    """The root-based powers (rho = 1/2, 2/3, 4/3, 2, 1) and the general
+    exp-log one equal sigma**-rho; ``scale`` multiplies the gradient, which
+    lands in ``out``."""
+    cost = PowerLawCost(c, rho)
+    np.testing.assert_allclose(cost.value(sigma, BE), c * (sigma ** -rho).sum(), rtol=1e-12)
+    out = np.full_like(sigma, np.nan)
+    value, grad = cost.value_and_grad(sigma, BE, scale=scale, out=out)
+    assert grad is out
+    np.testing.assert_allclose(value, cost.value(sigma, BE), rtol=1e-14)
+    np.testing.assert_allclose(grad, scale * -rho * c * sigma ** (-rho - 1), rtol=1e-12)
+
+
+@given(syn_shape.flatmap(lambda s: positive((2,) + s)), st.sampled_from(RHOS))
+def test_power_law_with_one_rho_for_every_member_uses_the_same_power(sigma, rho):
+    """rho given per member but equal for all: the root-based path, same numbers as the scalar rho."""
+    np.testing.assert_allclose(PowerLawCost([0.3, 2.0], [rho, rho]).value(sigma, BE),
+                               [PowerLawCost(c, rho).value(sigma[k], BE) for k, c in enumerate([0.3, 2.0])],
+                               rtol=1e-14)
+
+
+@given(syn_shape.flatmap(away_from_zero), st.one_of(st.just(0.0), st.floats(1e-6, 3.0)), st.floats(1e-6, 10.0))
+def test_l1_value_and_scaled_gradient_into_a_buffer(mu, lam, scale):
+    out = np.full_like(mu, np.nan)
+    value, grad = L1Cost(lam).value_and_grad(mu, BE, scale=scale, out=out)
+    assert grad is out
+    np.testing.assert_allclose(value, lam * np.abs(mu).sum(), rtol=1e-13)
+    np.testing.assert_allclose(grad, scale * lam * np.sign(mu), rtol=1e-14)

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 from helpers import assert_grad_close, numerical_grad
 from minisyn.backend import Backend
-from minisyn.ops import T, inverse_softplus, logistic, per_member, softplus, sum_to_shape
+from minisyn.ops import T, inverse_softplus, logistic, logistic_from_softplus, per_member, softplus, sum_to_shape
 
 
 @given(st.floats(1e-6, 50.0))
@@ -73,3 +73,17 @@ def test_per_member_scalar_stays_float_and_sequence_broadcasts_over_members():
     assert v.shape == (2, 1, 1) and v.dtype == np.float32
     with pytest.raises(ValueError, match="1-d"):
         per_member([[1.0]], 3, be)
+
+
+@given(hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(-700.0, 40.0)))
+def test_logistic_from_softplus_is_the_logistic_of_phi(phi):
+    """1 - exp(-softplus(phi)) = logistic(phi), to full relative precision even for tiny sigma."""
+    np.testing.assert_allclose(logistic_from_softplus(softplus(phi, np), np), logistic(phi, np), rtol=1e-12)
+
+
+@given(hnp.arrays(np.float32, st.integers(1, 20), elements=st.floats(-80.0, 30.0, width=32)))
+def test_softplus_into_out_and_work_buffers_equals_the_plain_call(phi):
+    out, work = np.full_like(phi, np.nan), np.full_like(phi, np.nan)
+    got = softplus(phi, np, out=out, work=work)
+    assert got is out
+    np.testing.assert_array_equal(got, softplus(phi, np))

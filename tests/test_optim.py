@@ -35,6 +35,8 @@ def test_adam_matches_three_steps_worked_by_hand():
             v_hat = v[i] / (1 - 0.999**t)
             theta[i] -= 0.1 * m_hat / (math.sqrt(v_hat) + 1e-8)
         np.testing.assert_allclose(p.value, theta, rtol=1e-13, err_msg=f"step {t}")
+        np.testing.assert_allclose(opt.m[0], m, rtol=1e-13, err_msg=f"m at step {t}")  # stored scaled
+        np.testing.assert_allclose(opt.v[0], v, rtol=1e-13, err_msg=f"v at step {t}")
     assert opt.t == 3
 
 

@@ -173,7 +173,7 @@ class GaussianLinear(_Synaptic):
             phi = Param(xp.full(self.weight_shape, phi0, dtype=backend.dtype), "phi", xp)
         self.phi = phi
         self.params = [self.mu, self.phi]
-        self._sigma = self._slope = None   # cached by forward for backward and the costs
+        self._sigma = self._slope = self._exp_phi = None   # cached by forward for backward and the costs
 
     def sigma(self):
         """Per-synapse noise level, broadcastable to the weight shape."""
@@ -182,19 +182,42 @@ class GaussianLinear(_Synaptic):
     def sigma_and_slope(self, cached=False):
         """``sigma = softplus(phi)`` and ``dsigma/dphi = logistic(phi)``.
 
-        The slope is computed from sigma as ``1 - exp(-sigma)`` (exact:
-        ``exp(-sigma) = 1 / (1 + e^phi)``; :func:`~minisyn.ops.logistic_from_softplus`),
-        with full relative precision even for tiny sigma. ``cached=True``
+        The slope is ``e / (1 + e)`` with ``e = exp(phi)`` where the forward
+        pass kept ``e`` (every ``phi <= 0``), and otherwise ``1 - exp(-sigma)``
+        (exact: ``exp(-sigma) = 1 / (1 + e^phi)``;
+        :func:`~minisyn.ops.logistic_from_softplus`); both keep full relative
+        precision even for tiny sigma. ``cached=True``
         reuses the values of the last forward pass (valid until the
         parameters change; they live in buffers the next forward overwrites).
         """
         xp = self.be.xp
         if cached and self._sigma is not None:
             if self._slope is None:
-                self._slope = logistic_from_softplus(self._sigma, xp, out=self._buffer("slope", self._sigma))
+                out = self._buffer("slope", self._sigma)
+                if self._exp_phi is not None:                 # logistic(phi) = e / (1 + e), e = exp(phi)
+                    xp.add(self._exp_phi, 1.0, out=out)
+                    self._slope = xp.divide(self._exp_phi, out, out=out)
+                else:
+                    self._slope = logistic_from_softplus(self._sigma, xp, out=out)
             return self._sigma, self._slope
         sigma = self.sigma()
         return sigma, logistic_from_softplus(sigma, xp)
+
+    def _softplus(self, phi, xp):
+        """``sigma = softplus(phi)`` into this layer's buffers, for a training step.
+
+        Where every ``phi <= 0`` (sigma below log 2, the usual case) softplus
+        is ``log1p(exp(phi))``, bit for bit the general formula there, in two
+        passes instead of seven; ``exp(phi)`` is kept for the slope. The check
+        costs one reduction on the host backends; on a GPU it would stall the
+        device, so CuPy always takes the general formula.
+        """
+        sigma = self._buffer("sigma", phi)
+        self._exp_phi = None
+        if self.be.name != "cupy" and float(phi.max()) <= 0.0:
+            e = self._exp_phi = xp.exp(phi, out=self._buffer("exp_phi", phi))
+            return xp.log1p(e, out=sigma)
+        return softplus(phi, xp, out=sigma, work=self._buffer("work", phi))
 
     def mean_weight(self):
         return self.mu.value
@@ -208,7 +231,7 @@ class GaussianLinear(_Synaptic):
         if mode == "mean":
             return x @ T(mu, xp)
         phi = self.phi.value
-        sigma = self._sigma = softplus(phi, xp, out=self._buffer("sigma", phi), work=self._buffer("work", phi))
+        sigma = self._sigma = self._softplus(phi, xp)
         if self.scheme == "weights":
             xi = self._xi = self.gen.normal(mu.shape, out=self._buffer("xi", mu))  # xi ~ N(0, 1), one per synapse
             W = self._W = xp.multiply(sigma, xi, out=self._buffer("W", mu))

@@ -342,3 +342,21 @@ def test_gaussian_reused_buffers_give_the_same_steps_as_fresh_ones(scheme, homog
         np.testing.assert_array_equal(dx1, dx2)
         for u, v in zip(g1, g2):
             np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("lead", [(), (2,)])
+@given(data=st.data(), all_nonpositive=st.booleans())
+def test_gaussian_forward_sigma_and_slope_are_softplus_and_logistic(lead, data, all_nonpositive):
+    """Both routes of a training step (every phi <= 0: log1p(exp(phi)) and
+    e / (1 + e); otherwise the general softplus and 1 - exp(-sigma)) give
+    softplus(phi) and logistic(phi), on numpy and on the strict stand-in."""
+    phi = data.draw(plain(lead + (3, 5), -30.0, 0.0 if all_nonpositive else 5.0))
+    for name in ("numpy", "strict"):
+        be = Backend(name, "float64")
+        layer = GaussianLinear(4, 3, be, be.generator(0 if not lead else [0, 1]), lead=lead)
+        layer.phi.value[...] = be.asarray(phi)
+        layer.forward(be.asarray(np.ones(lead + (2, 4))))
+        sigma, slope = layer.sigma_and_slope(cached=True)
+        assert (layer._exp_phi is not None) == bool((phi <= 0).all())      # which route was taken
+        np.testing.assert_allclose(be.to_numpy(sigma), np.logaddexp(0.0, phi), rtol=1e-13)
+        np.testing.assert_allclose(be.to_numpy(slope), 1.0 / (1.0 + np.exp(-phi)), rtol=1e-12)

@@ -233,7 +233,9 @@ class GaussianLinear(_Synaptic):
         phi = self.phi.value
         sigma = self._sigma = self._softplus(phi, xp)
         if self.scheme == "weights":
-            xi = self._xi = self.gen.normal(mu.shape, out=self._buffer("xi", mu))  # xi ~ N(0, 1), one per synapse
+            # xi ~ N(0, 1), one per synapse (one draw broadcast to members that share a seed)
+            shared = getattr(self.gen, "shared", False)
+            xi = self._xi = self.gen.normal(mu.shape, out=None if shared else self._buffer("xi", mu))
             W = self._W = xp.multiply(sigma, xi, out=self._buffer("W", mu))
             W += mu                                    # w = mu + sigma xi
             return x @ T(W, xp)

@@ -49,3 +49,22 @@ def test_float32_box_muller_normals_are_standard_normal():
     # the pairs (cos, sin) of one radius are uncorrelated
     h = z.size // 2
     assert abs(np.corrcoef(z.ravel()[:h], z.ravel()[h:])[0, 1]) < 5 / np.sqrt(h)
+
+
+@pytest.mark.parametrize("name", CPU)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("seeds", [[3, 3, 3], [3, 5, 3, 5], [1, 2, 3]])
+@pytest.mark.parametrize("method", ["normal", "uniform"])
+def test_generator_stack_members_draw_what_lone_generators_with_their_seeds_draw(name, dtype, seeds, method):
+    """Members that share a seed share one generator and one draw; the
+    numbers are still those of lone generators, draw after draw."""
+    be = Backend(name, dtype)
+    stack = be.generator(seeds)
+    lone = {s: be.generator(s) for s in set(seeds)}
+    assert stack.shared == (len(set(seeds)) == 1)
+    for use_out in (False, True, False):
+        out = be.xp.empty((len(seeds), 3, 4), dtype=be.dtype) if use_out else None
+        got = getattr(stack, method)((len(seeds), 3, 4), out=out)
+        assert got.shape == (len(seeds), 3, 4) and (out is None or got is out)
+        ref = {s: be.to_numpy(getattr(g, method)((3, 4))) for s, g in lone.items()}
+        np.testing.assert_array_equal(be.to_numpy(got), np.stack([ref[s] for s in seeds]))

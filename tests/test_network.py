@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_grad_close, f64, fd_atol, numerical_grad
+from minisyn.backend import Backend
 from minisyn.costs import L1Cost, L2Cost, PowerLawCost
 from minisyn.losses import one_hot
 from minisyn.network import MLP
@@ -209,3 +210,32 @@ def test_predict_proba_rows_are_distributions_and_average_over_samples():
     single = [net.predict_proba(x) for _ in range(5)]
     freeze_noise(net)
     np.testing.assert_allclose(net.predict_proba(x, samples=5), np.mean(single, axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seeds", [[6, 6, 6], [6, 7, 6]])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("synapse, kwargs", [("gaussian", {"scheme": "weights"}), ("gaussian", {"scheme": "local"}),
+                                             ("bernoulli", {})])
+def test_ensemble_members_sharing_a_seed_each_equal_the_lone_network(seeds, dtype, synapse, kwargs):
+    """Members with one seed share one noise draw (backend.GeneratorStack);
+    each still trains exactly as the lone network with that seed."""
+    be = Backend("numpy", dtype)
+    sizes = [4, 5, 3]
+    ens = MLP(sizes, synapse, be, seed=seeds, ensemble=3, sigma_init=0.2, **kwargs)
+    lones = {s: MLP(sizes, synapse, be, seed=s, sigma_init=0.2, **kwargs) for s in set(seeds)}
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = be.floats(rng.normal(size=(6, 4)))
+        targets = be.floats(np.eye(3)[rng.integers(0, 3, 6)])
+        ens.zero_grad()
+        ens.objective(x, targets, 100)
+        for k, s in enumerate(seeds):
+            lone = lones[s]
+            if k == seeds.index(s):               # each lone network steps once per round
+                lone.zero_grad()
+                lone.objective(x, targets, 100)
+            for pe, pl in zip(ens.params(), lone.params()):
+                np.testing.assert_array_equal(pe.grad[k], pl.grad)
+        for net in [ens, *lones.values()]:
+            for p in net.params():
+                p.value -= 0.05 * p.grad

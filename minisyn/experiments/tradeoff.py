@@ -195,13 +195,16 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     cs : sequence of float, optional
         The cost weights; default ``c_grid(c_min, c_max, n_c)``.
     ensemble_size : int
-        The most networks trained at once (memory grows with it).
+        The most networks trained at once (memory grows with it). An ensemble
+        holds networks of one noise setting and one rho; its members share
+        the seed, so they share one noise draw per step.
     force : bool
         Retrain networks already saved.
     workers : int
         Ensembles trained at once in separate processes (CPU backends; one
         BLAS thread each). On a CPU, ``workers`` = number of cores gives the
-        most networks per hour: an ensemble shares only Python overhead.
+        most networks per hour: an ensemble shares the Python overhead and the
+        noise draws, not the rest of the per-synapse work.
     inputs : {'unit', 'standardized'}
         Pixels in [0, 1], or shifted and scaled by the training set's mean and
         standard deviation (see :func:`minisyn.datasets.standardize` for why
@@ -257,8 +260,10 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     if int(workers) > 1 and be.name == "cupy":
         raise ValueError("workers > 1 is for CPU backends; on a GPU use a larger ensemble instead")
     jobs = []
-    for noise in noises:
-        group = [t for t in todo if t[0] == noise]
+    # one ensemble holds one noise setting and one rho (its members differ in c): a
+    # common rho lets the cost take a root instead of exp and log (costs.PowerLawCost)
+    for noise, rho in dict.fromkeys((t[0], t[1]) for t in todo):
+        group = [t for t in todo if t[0] == noise and t[1] == rho]
         for start in range(0, len(group), int(ensemble_size)):
             chunk = group[start:start + int(ensemble_size)]
             jobs.append(dict(noise=noise, cs=[t[2] for t in chunk], rhos=[t[1] for t in chunk], sizes=sizes,

@@ -15,11 +15,12 @@ and measured on the test set:
 - the reported reliability cost ``sum_i (1/rho) sigma_i^-rho`` (``s = 1``,
   :func:`minisyn.costs.reported_reliability_cost`), one ``rho`` per network.
 
-Networks that share a noise setting train together as one ensemble,
-``MLP(..., ensemble=K, seed=[...])``, each member with its own ``(c, rho)``
-passed as arrays to :class:`~minisyn.costs.PowerLawCost`. Member ``k`` sees the
-same random numbers as a lone network with its seed, so an ensemble's result
-for a network equals that network trained alone.
+Networks that share a noise setting and a rho train together as one ensemble,
+``MLP(..., ensemble=K, seed=[seed] * K)``, each member with its own ``c``
+passed as an array to :class:`~minisyn.costs.PowerLawCost`. Member ``k`` sees
+the same random numbers as a lone network with its seed (one draw a step
+serves them all), so an ensemble's result for a network equals that network
+trained alone.
 
 Every finished network is saved as ``<out>/runs/<key>.json`` (atomically);
 running the same command again skips networks already saved (resume).

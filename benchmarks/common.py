@@ -70,14 +70,19 @@ def blas_limit(threads):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
-def gaussian_job(be, scheme="weights", batch=20, ensemble=None, c=1e-2, seed=0):
-    """Gaussian MLP 784-100-100-10, Adam 5e-4, PowerLawCost(c, 0.5) + L1Cost(1e-4)."""
-    seeds = seed if ensemble is None else list(range(ensemble))
-    net = MLP(GAUSS_SIZES, "gaussian", be, seed=seeds, ensemble=ensemble, scheme=scheme)
+def gaussian_job(be, scheme="weights", batch=20, ensemble=None, c=1e-2, seed=0, shared_seed=False,
+                 sizes=GAUSS_SIZES):
+    """Gaussian MLP 784-100-100-10, Adam 5e-4, PowerLawCost(c, 0.5) + L1Cost(1e-4).
+
+    An ensemble's members get seeds 0..K-1, or all ``seed`` with ``shared_seed``
+    (as in the trade-off sweep: they then share one noise draw a step).
+    """
+    seeds = seed if ensemble is None else ([seed] * ensemble if shared_seed else list(range(ensemble)))
+    net = MLP(sizes, "gaussian", be, seed=seeds, ensemble=ensemble, scheme=scheme)
     opt = make_optimizer(net, "adam", 5e-4)
     costs = [PowerLawCost(c, 0.5), L1Cost(1e-4)]
     name = f"gaussian-{scheme}" if ensemble is None else f"gaussian K={ensemble}"
-    return Job(name, net, opt, costs, batches(be, batch, seed=seed))
+    return Job(name, net, opt, costs, batches(be, batch, seed=seed, inputs=sizes[0], classes=sizes[-1]))
 
 
 def bernoulli_job(be, batch=100, seed=0):

@@ -67,9 +67,19 @@ class PowerLawCost(_Cost):
 
     def __init__(self, c, rho):
         _check_positive("c", c, strict=False)
-        _check_positive("rho", rho)
         self.c, self.rho = c, rho
-        self._rho_common = _common_value(rho)   # one rho for every member: root-based powers
+
+    @property
+    def rho(self):
+        """The exponent(s); setting it re-checks it and re-chooses how the power is taken."""
+        return self._rho
+
+    @rho.setter
+    def rho(self, value):
+        _check_positive("rho", value)
+        self._rho = value
+        self._rho_common = _common_value(value)   # one rho for every member: root-based powers
+        self.__dict__.pop("_cache", None)          # per-member arrays made from the old value
 
     @classmethod
     def from_s(cls, s, rho):

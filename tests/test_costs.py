@@ -196,3 +196,15 @@ def test_l1_value_and_scaled_gradient_into_a_buffer(mu, lam, scale):
     assert grad is out
     np.testing.assert_allclose(value, lam * np.abs(mu).sum(), rtol=1e-13)
     np.testing.assert_allclose(grad, scale * lam * np.sign(mu), rtol=1e-14)
+
+
+def test_power_law_rho_set_later_is_used_and_checked():
+    sigma = np.array([[0.5, 2.0]])
+    cost = PowerLawCost(1.0, 0.5)
+    cost.rho = 2.0
+    np.testing.assert_allclose(cost.value(sigma, BE), (sigma ** -2.0).sum(), rtol=1e-14)
+    cost.rho = [0.5, 2.0]                     # per member, then the general power
+    np.testing.assert_allclose(cost.value(np.stack([sigma, sigma]), BE),
+                               [(sigma ** -0.5).sum(), (sigma ** -2.0).sum()], rtol=1e-13)
+    with pytest.raises(ValueError, match="rho must be finite and > 0"):
+        cost.rho = 0.0

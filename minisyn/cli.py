@@ -374,7 +374,7 @@ def main(argv=None):
     except CLIError as err:
         print(f"minisyn {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as err:   # bad hyperparameters, data errors: no traceback
+    except (ValueError, OSError, MemoryError) as err:   # bad hyperparameters, data, too little memory
         print(f"minisyn {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -278,6 +278,14 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
     n_todo = len(models) * len(l2s) - len(done)
     log(f"energy-info: {len(models) * len(l2s)} networks ({len(done)} already saved in {runs_dir}, "
         f"{n_todo} to train)")
+    if n_todo:
+        from minisyn.resources import fit_ensemble_size, member_bytes
+
+        per = max(member_bytes(sizes, batch_size, be.dtype, "deterministic" if m == "deterministic" else "bernoulli",
+                               bias=False) for m in models)
+        ensemble_size, why = fit_ensemble_size(ensemble_size, per, be)
+        if why:
+            log(f"energy-info: {why}")
     data = None
     trained = 0
     for model in models:                                   # plastic first: fixed needs its mean p
@@ -454,7 +462,8 @@ def register(sub):
                    help="information level at which to compare the models' energies")
     g.add_argument("--eval-mode", choices=("sample", "mean"), default="sample",
                    help="test outputs with sampled release, or with the mean weights")
-    g.add_argument("--ensemble-size", type=int, default=8, help="most networks trained at once")
+    g.add_argument("--ensemble-size", type=int, default=8,
+                   help="most networks trained at once (lowered to fit in half the available memory)")
     add_inputs_option(g)
     g = p.add_argument_group("network and training")
     g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")

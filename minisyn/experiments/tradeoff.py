@@ -196,7 +196,9 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     cs : sequence of float, optional
         The cost weights; default ``c_grid(c_min, c_max, n_c)``.
     ensemble_size : int
-        The most networks trained at once (memory grows with it). An ensemble
+        The most networks trained at once, lowered where an ensemble would use
+        more than half the memory available to a worker
+        (:func:`minisyn.resources.fit_ensemble_size`). An ensemble
         holds networks of one noise setting and one rho; its members share
         the seed, so they share one noise draw per step.
     force : bool
@@ -260,6 +262,13 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
         raise ValueError(f"workers must be >= 1, got {workers}")
     if int(workers) > 1 and be.name == "cupy":
         raise ValueError("workers > 1 is for CPU backends; on a GPU use a larger ensemble instead")
+    if todo:
+        from minisyn.resources import fit_ensemble_size, member_bytes
+
+        per = max(member_bytes(sizes, batch_size, be.dtype, "gaussian", n) for n in {t[0] for t in todo})
+        ensemble_size, why = fit_ensemble_size(ensemble_size, per, be, workers=int(workers))
+        if why:
+            log(f"sweep: {why}")
     jobs = []
     # one ensemble holds one noise setting and one rho (its members differ in c): a
     # common rho lets the cost take a root instead of exp and log (costs.PowerLawCost)
@@ -431,7 +440,8 @@ def register(sub):
     g.add_argument("--c-max", type=float, default=q["c_max"], help="largest cost weight c (paper: 10^4.25)")
     g.add_argument("--n-c", type=int, default=q["n_c"], help="number of log-spaced c values (paper: 30)")
     g.add_argument("--noise", choices=NOISES + ("both",), default="both", help="noise setting(s)")
-    g.add_argument("--ensemble-size", type=int, default=16, help="most networks trained at once")
+    g.add_argument("--ensemble-size", type=int, default=16,
+                   help="most networks trained at once (lowered to fit in half the available memory)")
     g.add_argument("--workers", type=int, default=1,
                    help="ensembles trained at once in separate processes (CPU: up to the number of cores)")
     g = p.add_argument_group("network and training")

@@ -360,3 +360,20 @@ def test_gaussian_forward_sigma_and_slope_are_softplus_and_logistic(lead, data, 
         assert (layer._exp_phi is not None) == bool((phi <= 0).all())      # which route was taken
         np.testing.assert_allclose(be.to_numpy(sigma), np.logaddexp(0.0, phi), rtol=1e-13)
         np.testing.assert_allclose(be.to_numpy(slope), 1.0 / (1.0 + np.exp(-phi)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("scheme", ["weights", "local"])
+@pytest.mark.parametrize("route", ["all_phi_nonpositive", "some_phi_positive"])
+@given(d=dims, data=st.data())
+def test_gaussian_backward_matches_finite_differences_on_each_softplus_route(scheme, route, d, data):
+    """dL/dphi through the slope e / (1 + e) (every phi <= 0) and through
+    1 - exp(-sigma) (some phi > 0), in float64 against finite differences."""
+    be = f64()
+    layer = make_gaussian(be, d, (), True, scheme, False, data)
+    layer.phi.value[...] = data.draw(plain(layer.weight_shape, -2.0, -0.1))
+    if route == "some_phi_positive":
+        layer.phi.value[0, 0] = data.draw(st.floats(0.2, 1.0))
+    x = data.draw(away_from_zero((d["B"], d["n_in"])))
+    R = data.draw(plain((d["B"], d["n_out"])))
+    check_layer_grads(layer, x, R, [layer.mu, layer.phi])
+    assert (layer._exp_phi is not None) == (route == "all_phi_nonpositive")

@@ -157,8 +157,8 @@ class Generator:
         if self._legacy:
             draw = self._rng.random_sample(tuple(shape), dtype=dtype)
         elif np.dtype(dtype) == np.float32:
-            draw = self._uniform32(math.prod(tuple(shape if out is None else out.shape)))
-            draw = draw.reshape(tuple(shape if out is None else out.shape))
+            shape = tuple(shape if out is None else out.shape)
+            draw = self._uniform32(math.prod(shape)).reshape(shape)
         elif out is not None:
             return self._rng.random(out=out, dtype=dtype)
         else:

@@ -14,7 +14,8 @@ from minisyn.losses import one_hot
 from minisyn.optim import SGD, Adam
 from minisyn.rules import PresynapticRule
 
-__all__ = ["TrainingDiverged", "make_optimizer", "train", "accuracy", "evaluate", "prepare_arrays"]
+__all__ = ["TrainingDiverged", "make_optimizer", "fit", "train", "objective_step", "minibatches", "check_finite",
+           "accuracy", "evaluate", "prepare_arrays"]
 
 OPTIMISERS = ("adam", "sgd", "presynaptic")
 
@@ -70,9 +71,139 @@ def _check_net_input(net, x):
         raise ValueError(f"the network takes {net.sizes[0]} inputs but the data has {x.shape[-1]} features")
 
 
+def minibatches(x, y, batch_size, rng, backend):
+    """The default batch iterator: one epoch of shuffled minibatches ``(x_b, y_b)``.
+
+    The order comes from ``rng`` (a host generator, so ensemble members share
+    it); the last partial batch is dropped.
+    """
+    n = x.shape[0]
+    order = backend.asarray(rng.permutation(n))
+    for s in range(n // batch_size):
+        idx = order[s * batch_size:(s + 1) * batch_size]
+        yield x[idx], y[idx]
+
+
+def fit(net, update, batches, *, epochs=1, steps_per_epoch=None, n_classes=None, x_val=None, y_val=None,
+        check_every=None, progress=True, on_step=None, on_epoch=None):
+    """The training loop every experiment runs: epochs of minibatch updates, with hooks.
+
+    Parameters
+    ----------
+    net : MLP
+    update : callable
+        ``update(x_b, targets) -> dict`` does one training step on a minibatch
+        (``targets`` one-hot) and returns at least ``'loss'`` (one value per
+        ensemble member); ``'ce'``, ``'cost'`` and ``'logits'`` are recorded
+        where given. :func:`train` uses :func:`objective_step`.
+    batches : callable
+        ``batches(epoch) -> iterable of (x_b, y_b)``: the batch iterator of an
+        epoch (``epoch`` counts from 1), e.g. :func:`minibatches`.
+    epochs : int
+    steps_per_epoch : int, optional
+        For the progress bar only.
+    x_val, y_val : backend arrays, optional
+        Evaluated (sampled weights) after each epoch.
+    check_every : int, optional
+        Also check every this many steps that the loss is finite (one host
+        synchronisation each); the loss is always checked at each epoch's end.
+    on_step : callable, optional
+        ``on_step(step, out)`` after each update (``step`` counts from 1 over
+        the whole run; ``out`` is ``update``'s dict).
+    on_epoch : callable, optional
+        ``on_epoch(epoch, history)`` after each epoch.
+
+    Returns
+    -------
+    history : dict of lists, one entry per epoch (``epoch``, ``loss``, ``ce``,
+        ``cost``, ``train_acc``, ``val_acc``, ``seconds``); per-member values are lists.
+
+    Raises
+    ------
+    TrainingDiverged
+        When the loss becomes NaN or infinite; its ``history`` holds the finished epochs.
+    """
+    from tqdm.auto import tqdm
+
+    be, xp = net.be, net.be.xp
+    n_classes = n_classes or net.sizes[-1]
+    if int(epochs) < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    history = {k: [] for k in ("epoch", "loss", "ce", "cost", "train_acc", "val_acc", "seconds")}
+    total = None if steps_per_epoch is None else int(epochs) * int(steps_per_epoch)
+    bar = tqdm(total=total, disable=not progress, unit="step", leave=False, mininterval=0.5)
+    step = 0
+    try:
+        for epoch in range(1, int(epochs) + 1):
+            t0 = time.perf_counter()
+            sums, correct, seen, steps = {}, None, 0, 0
+            for xb, yb in batches(epoch):
+                out = update(xb, one_hot(yb, n_classes, xp, be.dtype))
+                step += 1
+                steps += 1
+                for k in ("loss", "ce", "cost"):
+                    if k in out:
+                        sums[k] = out[k] + sums[k] if k in sums else xp.zeros(net.lead, be.dtype) + out[k]
+                if "logits" in out:
+                    hits = (out["logits"].argmax(axis=-1) == yb).sum(axis=-1)
+                    correct = hits if correct is None else correct + hits
+                    seen += yb.shape[0]
+                if check_every and step % int(check_every) == 0:
+                    check_finite(be, out["loss"], f"at step {step}", history)
+                if on_step is not None:
+                    on_step(step, out)
+                bar.update(1)
+            mean = {k: be.to_numpy(v) / max(steps, 1) for k, v in sums.items()}
+            if "loss" in mean and not np.isfinite(mean["loss"]).all():
+                raise TrainingDiverged(
+                    f"the loss became non-finite in epoch {epoch}: lower the learning rate or the costs", history)
+            history["epoch"].append(epoch)
+            for k in ("loss", "ce", "cost"):
+                history[k].append(mean[k].tolist() if k in mean else None)
+            history["train_acc"].append(None if correct is None else (be.to_numpy(correct) / seen).tolist())
+            history["val_acc"].append(None if x_val is None else accuracy(net, x_val, y_val).tolist())
+            history["seconds"].append(time.perf_counter() - t0)
+            if "loss" in mean:
+                bar.set_postfix(epoch=epoch, loss=float(np.mean(mean["loss"])))
+            if on_epoch is not None:
+                on_epoch(epoch, history)
+    finally:
+        bar.close()
+    return history
+
+
+def check_finite(backend, loss, where, history=None):
+    """Raise :class:`TrainingDiverged` unless every value of ``loss`` (a backend array) is finite."""
+    if not np.isfinite(backend.to_numpy(loss)).all():
+        raise TrainingDiverged(f"the loss became non-finite {where}: lower the learning rate or the costs",
+                               history if history is not None else {})
+
+
+def objective_step(net, optimizer, n_train, costs=(), on_gradient=None):
+    """The standard update: the objective of MODEL.md §A4 and one optimiser step.
+
+    Order within a step: zero the gradients; the minibatch cross-entropy and
+    its gradient; ``on_gradient(out)`` (the gradient of the cross-entropy
+    alone is in each ``Param.grad`` at that moment); the costs' gradients
+    (:meth:`MLP.add_costs`); the optimiser's step.
+    """
+    def update(xb, targets):
+        net.zero_grad()
+        out = net.objective(xb, targets, n_train)                  # cross-entropy and its gradient
+        if on_gradient is not None:
+            on_gradient(out)
+        out["cost"] = net.add_costs(costs, n_train, cached=True)    # (sum of costs) / N and theirs
+        out["loss"] = out["ce"] + out["cost"]
+        optimizer.step()
+        return out
+
+    return update
+
+
 def train(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=0, n_classes=None,
-          x_val=None, y_val=None, progress=True, on_epoch=None):
-    """Train ``net`` for ``epochs`` epochs of shuffled minibatches.
+          x_val=None, y_val=None, progress=True, on_epoch=None, on_step=None, on_gradient=None):
+    """Train ``net`` for ``epochs`` epochs of shuffled minibatches (:func:`fit` with
+    :func:`objective_step` and :func:`minibatches`).
 
     Parameters
     ----------
@@ -89,59 +220,22 @@ def train(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=0, n_class
         Evaluated (sampled weights) after each epoch.
     progress : bool
         Show a progress bar on stderr.
-    on_epoch : callable, optional
-        Called as ``on_epoch(epoch, history)`` after each epoch.
+    on_epoch, on_step, on_gradient : callable, optional
+        Hooks: see :func:`fit` and :func:`objective_step`.
 
     Returns
     -------
     history : dict of lists, one entry per epoch; per-member values are lists.
     """
-    from tqdm.auto import tqdm
-
-    be, xp = net.be, net.be.xp
     n = x.shape[0]
     _check_net_input(net, x)
-    if int(epochs) < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
     if not 1 <= int(batch_size) <= n:
         raise ValueError(f"batch size {batch_size} must lie between 1 and the {n} training examples")
-    n_classes = n_classes or net.sizes[-1]
     order_rng = np.random.default_rng(seed)
-    steps = n // batch_size                                # the last partial batch is dropped
-    history = {k: [] for k in ("epoch", "loss", "ce", "cost", "train_acc", "val_acc", "seconds")}
-    bar = tqdm(total=epochs * steps, disable=not progress, unit="step", leave=False, mininterval=0.5)
-    try:
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            order = be.asarray(order_rng.permutation(n))
-            sums = {k: xp.zeros(net.lead, dtype=be.dtype) for k in ("loss", "ce", "cost")}
-            correct = xp.zeros(net.lead, dtype=be.dtype)
-            for s in range(steps):
-                idx = order[s * batch_size:(s + 1) * batch_size]
-                yb = y[idx]
-                net.zero_grad()
-                out = net.objective(x[idx], one_hot(yb, n_classes, xp, be.dtype), n, costs)
-                optimizer.step()
-                for k in sums:
-                    sums[k] += out[k]
-                correct += (out["logits"].argmax(axis=-1) == yb).sum(axis=-1)
-                bar.update(1)
-            mean = {k: be.to_numpy(v) / steps for k, v in sums.items()}
-            if not np.isfinite(mean["loss"]).all():
-                raise TrainingDiverged(
-                    f"the loss became non-finite in epoch {epoch}: lower the learning rate or the costs", history)
-            history["epoch"].append(epoch)
-            for k in sums:
-                history[k].append(mean[k].tolist())
-            history["train_acc"].append((be.to_numpy(correct) / (steps * batch_size)).tolist())
-            history["val_acc"].append(None if x_val is None else accuracy(net, x_val, y_val).tolist())
-            history["seconds"].append(time.perf_counter() - t0)
-            bar.set_postfix(epoch=epoch, loss=float(np.mean(mean["loss"])))
-            if on_epoch is not None:
-                on_epoch(epoch, history)
-    finally:
-        bar.close()
-    return history
+    return fit(net, objective_step(net, optimizer, n, costs, on_gradient),
+               lambda epoch: minibatches(x, y, int(batch_size), order_rng, net.be),
+               epochs=epochs, steps_per_epoch=n // int(batch_size), n_classes=n_classes, x_val=x_val,
+               y_val=y_val, progress=progress, on_step=on_step, on_epoch=on_epoch)
 
 
 def accuracy(net, x, y, mode="sample", samples=1, batch_size=1000):

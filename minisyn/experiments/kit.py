@@ -1,0 +1,383 @@
+"""The experiment kit: what every experiment and command shares, in one place.
+
+- **Options.** :func:`add_data_options`, :func:`add_inputs_option` and
+  :func:`add_run_options` add the shared option groups; :func:`fraction`,
+  :func:`floats`, :func:`sizes` and :func:`names` parse option values (``2/3``
+  is a number everywhere); :class:`Formatter` prints each default once.
+- **Data.** :func:`prepare_data` is the one way from a data-set name to
+  arrays: load, preprocess, one subset rule for ``train_limit`` and
+  ``test_limit`` (:func:`subset`), a validation split, input scaling.
+- **Runs.** :class:`RunStore` keeps one JSON per finished run in
+  ``<out>/runs/<key>.json`` (and, if the run has arrays, ``<key>.npz``), with
+  the settings it was made with; a rerun resumes, and a run saved with other
+  settings is refused with the settings that differ.
+- **Folders and errors.** :func:`prepare_out_dir`, :func:`backend_from_args`,
+  :class:`CLIError`.
+
+File writing itself lives in :mod:`minisyn.output`, below this module.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from minisyn import datasets
+from minisyn.backend import Backend
+from minisyn.output import load_json, save_json, save_npz, to_jsonable
+from minisyn.train import prepare_arrays
+
+__all__ = ["CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "floats", "sizes", "ints", "names",
+           "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
+           "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
+
+INPUTS = ("unit", "standardized")
+DATASETS = ("embedded", "mnist", "fashion-mnist")
+
+
+class CLIError(Exception):
+    """A user error: the command prints it in one line, without a traceback, and exits with status 2."""
+
+
+# -- option values ------------------------------------------------------------------
+def fraction(text):
+    """A number written as ``'0.5'``, ``'1e-3'`` or a fraction ``'2/3'``."""
+    text = str(text).strip()
+    try:
+        if "/" in text:
+            a, b = text.split("/")
+            return float(a) / float(b)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a number or a fraction such as 2/3, got {text!r}") from None
+
+
+def floats(text):
+    """Comma-separated numbers (fractions allowed): ``'1/2,2/3,2'``."""
+    values = [v for v in str(text).split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return [fraction(v) for v in values]
+
+
+def names(text):
+    """Comma-separated words, blanks dropped."""
+    return [v.strip() for v in str(text).split(",") if v.strip()]
+
+
+def ints(text):
+    """Comma-separated integers."""
+    try:
+        return [int(v) for v in names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def sizes(text):
+    """Layer widths ``'784,100,10'``: at least two positive integers."""
+    try:
+        widths = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be comma-separated integers, got {text!r}") from None
+    if len(widths) < 2 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"sizes need at least two positive widths, got {text!r}")
+    return widths
+
+
+def at_least(name, value, low=1):
+    """``value`` if it is >= ``low``, else a :class:`CLIError` naming the option ``name``."""
+    if value is None or value < low:
+        raise CLIError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def rho_label(rho):
+    """``1/2``, ``2/3``, ``4/3``, ``2`` for the paper's exponents, else ``%g``."""
+    for value, name in ((0.5, "1/2"), (2 / 3, "2/3"), (4 / 3, "4/3"), (2.0, "2")):
+        if abs(rho - value) < 1e-9:
+            return name
+    return f"{rho:g}"
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help with each option's default, written once: nothing is added where the
+    help already says its default or where the default is ``None``."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+# -- option groups -------------------------------------------------------------------
+def add_data_options(p, *, test_limit=False, val_fraction=False):
+    """``--dataset``, ``--data-dir``, ``--no-download``, ``--train-limit`` (and, where the
+    command uses them, ``--test-limit`` and ``--val-fraction``)."""
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=DATASETS, default="embedded",
+                   help="'embedded': 5,000 training and 1,000 test MNIST digits shipped with minisyn "
+                        "(offline); 'mnist' / 'fashion-mnist': the full sets (read from --data-dir or "
+                        "$MINISYN_DATA, else downloaded once with checksums into a cache folder)")
+    g.add_argument("--data-dir", default=None,
+                   help="folder holding the four IDX files of --dataset (default: $MINISYN_DATA or the cache)")
+    g.add_argument("--no-download", action="store_true", help="never download; fail if the files are missing")
+    g.add_argument("--train-limit", type=int, default=None,
+                   help="train on a random subset of N training examples, the same N examples (for a given "
+                        "--seed) in every command (default: all)")
+    if test_limit:
+        g.add_argument("--test-limit", type=int, default=None,
+                       help="evaluate on a random subset of N test examples (default: all)")
+    if val_fraction:
+        g.add_argument("--val-fraction", type=float, default=0.0,
+                       help="fraction of the training set held out for validation after each epoch")
+    return g
+
+
+def add_inputs_option(group):
+    """``--inputs unit|standardized``, for the commands that train on pixels."""
+    group.add_argument("--inputs", choices=INPUTS, default="unit",
+                       help="'unit': pixels in [0, 1]; 'standardized': (x - mean) / SD with the mean and SD "
+                            "of the training pixels, as the authors' data loaders do (Normalize((0.1307,), "
+                            "(0.3081,)) on MNIST). With [0, 1] pixels, a pixel that is 0 in every image "
+                            "gives its synapses no data gradient (minisyn.datasets.standardize)")
+
+
+def add_run_options(p, *, default_out, resumable=False, force_help=None):
+    """``--seed``, ``--backend``, ``--dtype``, ``--threads``, ``--out``, ``--force``, ``--no-progress``.
+
+    ``default_out`` is the folder used without ``--out`` (``{stamp}`` becomes
+    the date and time); a ``resumable`` command resumes when rerun into it.
+    """
+    g = p.add_argument_group("run")
+    g.add_argument("--seed", type=int, default=0, help="seeds initial weights, synaptic noise and example order")
+    g.add_argument("--backend", choices=("numpy", "cupy", "strict"), default=None,
+                   help="array backend (default: $MINISYN_BACKEND or numpy); cupy needs a GPU")
+    g.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="floating type (default: $MINISYN_DTYPE or float32)")
+    g.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads; these networks' small matrix products run fastest on one "
+                        "(0: the BLAS library's default)")
+    out_help = f"output folder (default: {default_out.replace('{stamp}', '<date>-<time>')})"
+    g.add_argument("--out", default=None, help=out_help + ("; rerunning into it resumes" if resumable else ""))
+    g.add_argument("--force", action="store_true",
+                   help=force_help or ("retrain runs already saved in --out" if resumable
+                                       else "allow overwriting results already in --out"))
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(default_out=default_out)
+    return g
+
+
+def backend_from_args(args):
+    """The :class:`~minisyn.backend.Backend` named by ``--backend``/``--dtype``, else by the environment."""
+    try:
+        return Backend(args.backend or os.environ.get("MINISYN_BACKEND", "numpy"),
+                       args.dtype or os.environ.get("MINISYN_DTYPE", "float32"))
+    except (RuntimeError, ImportError, ValueError) as err:
+        raise CLIError(f"--backend: {err}") from None
+
+
+def out_dir(args):
+    """``--out``, or the command's default folder (with the date and time where it asks for them)."""
+    if args.out:
+        return Path(args.out)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(args.default_out.replace("{stamp}", stamp))
+
+
+def prepare_out_dir(out, force, marker="results.json"):
+    """Create the output folder; refuse it if it already holds ``marker`` and not ``force``."""
+    out = Path(out)
+    if (out / marker).exists() and not force:
+        raise CLIError(f"{out}/{marker} already exists: choose another --out, or pass --force to overwrite it")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+# -- data -----------------------------------------------------------------------------
+def subset(n, limit, seed, part="train"):
+    """Rows kept by ``--train-limit`` / ``--test-limit``: the rule every command uses.
+
+    ``limit`` rows of ``n``, in random order, from ``default_rng(seed)`` for the
+    training set and ``default_rng([seed, 1])`` for the test set. ``None``
+    keeps every row (in order).
+    """
+    if limit is None:
+        return np.arange(n)
+    if int(limit) < 1:
+        raise ValueError(f"{part}_limit must be >= 1, got {limit}")
+    rng = np.random.default_rng(seed if part == "train" else [int(seed), 1])
+    return rng.permutation(n)[: int(limit)]
+
+
+@dataclass
+class Data:
+    """Prepared arrays: training, test and (optional) validation inputs and labels.
+
+    Inputs are ``(n, d)`` floats, labels ``(n,)`` integers; on the host, or on
+    a backend after :meth:`to`.
+    """
+
+    x: object
+    y: object
+    x_test: object
+    y_test: object
+    x_val: object = None
+    y_val: object = None
+    source: str = ""
+    dataset: str = "embedded"
+
+    @property
+    def n_features(self):
+        return int(self.x.shape[1])
+
+    @property
+    def n_train(self):
+        return int(self.x.shape[0])
+
+    def arrays(self):
+        """``(x, y, x_test, y_test)``."""
+        return self.x, self.y, self.x_test, self.y_test
+
+    def to(self, backend):
+        """The same data as arrays of ``backend`` (checked for shape and finiteness)."""
+        val = (None, None) if self.x_val is None else prepare_arrays(self.x_val, self.y_val, backend)
+        return Data(*prepare_arrays(self.x, self.y, backend), *prepare_arrays(self.x_test, self.y_test, backend),
+                    *val, source=self.source, dataset=self.dataset)
+
+    def check(self, sizes, batch_size=None):
+        """A :class:`CLIError` if the network's input width or the batch size does not fit the data."""
+        if sizes is not None and int(sizes[0]) != self.n_features:
+            raise CLIError(f"--sizes starts with {sizes[0]} inputs but {self.dataset} has "
+                           f"{self.n_features} features")
+        if batch_size is not None and int(batch_size) > self.n_train:
+            raise CLIError(f"--batch-size {batch_size} is larger than the {self.n_train} training examples")
+
+
+def prepare_data(dataset="embedded", *, data_dir=None, download=True, train_limit=None, test_limit=None,
+                 val_fraction=0.0, inputs="unit", seed=0, backend=None):
+    """The one data preparation of every command (host arrays, or ``backend`` arrays).
+
+    Steps: load the data set (:func:`minisyn.datasets.load_dataset`), scale
+    pixels to [0, 1]; keep the rows of :func:`subset`; split off
+    ``val_fraction`` of the training rows for validation; with
+    ``inputs='standardized'``, shift and scale every part by the mean and SD
+    of the training part (:func:`minisyn.datasets.standardize`).
+    """
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
+    if val_fraction and not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+    ds = datasets.load_dataset(dataset, data_dir=data_dir, download=download)
+    x, y = datasets.preprocess(ds.x_train), np.asarray(ds.y_train, np.int64)
+    xt, yt = datasets.preprocess(ds.x_test), np.asarray(ds.y_test, np.int64)
+    keep = subset(len(y), train_limit, seed, "train")
+    x, y = x[keep], y[keep]
+    keep = subset(len(yt), test_limit, seed, "test")
+    xt, yt = xt[keep], yt[keep]
+    xv = yv = None
+    if val_fraction:
+        x, y, xv, yv = datasets.train_val_split(x, y, val_fraction, seed)
+    if inputs == "standardized":
+        held = [a for a in (xt, xv) if a is not None]
+        x, *held, _, _ = datasets.standardize(x, *held)
+        xt, xv = held[0], (held[1] if xv is not None else None)
+    data = Data(x, y, xt, yt, xv, yv, source=str(ds.source), dataset=dataset)
+    return data if backend is None else data.to(backend)
+
+
+def data_from_args(args, backend=None, **overrides):
+    """:func:`prepare_data` with the options of :func:`add_data_options` (and ``--inputs``)."""
+    dataset = overrides.pop("dataset", args.dataset)
+    kw = dict(data_dir=args.data_dir, download=not args.no_download, train_limit=args.train_limit,
+              test_limit=getattr(args, "test_limit", None), val_fraction=getattr(args, "val_fraction", 0.0),
+              inputs=getattr(args, "inputs", "unit"), seed=args.seed, backend=backend)
+    kw.update(overrides)
+    for name in ("train_limit", "test_limit"):
+        if kw[name] is not None and kw[name] < 1:
+            raise CLIError(f"--{name.replace('_', '-')} must be >= 1, got {kw[name]}")
+    if kw["val_fraction"] and not 0 < kw["val_fraction"] < 1:
+        raise CLIError(f"--val-fraction must lie in [0, 1), got {kw['val_fraction']}")
+    return prepare_data(dataset, **kw)
+
+
+# -- the run store ----------------------------------------------------------------------
+def _canonical(obj):
+    """Settings as JSON would give them back (tuples as lists, numpy numbers as Python's)."""
+    return json.loads(json.dumps(obj, default=to_jsonable))
+
+
+class RunStore:
+    """Finished runs of an experiment, one file per run: ``<out>/runs/<key>.json``.
+
+    Each saved record carries the ``settings`` it was made with. :meth:`load`
+    gives a saved record back only if its settings equal the ones asked for;
+    otherwise it raises ``ValueError`` naming the settings that differ, so
+    that a folder never mixes runs made with different settings. A run with
+    arrays saves them first (``<key>.npz``), then its JSON: a JSON on disk
+    means a complete run.
+
+    Parameters
+    ----------
+    out : path
+        The experiment's output folder.
+    force : bool
+        Treat every run as not saved (it is trained again and overwritten).
+    defaults : dict, optional
+        Values of settings added after some runs were saved: a saved record
+        that lacks such a setting is read as having this value (so a folder
+        saved by an older minisyn resumes).
+    """
+
+    def __init__(self, out, force=False, defaults=None):
+        self.dir = Path(out) / "runs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.force = bool(force)
+        self.defaults = dict(defaults or {})
+
+    def path(self, key, ext="json"):
+        return self.dir / f"{key}.{ext}"
+
+    def saved_settings(self, rec):
+        saved = dict(rec.get("settings", rec.get("config")) or {})
+        for name, value in self.defaults.items():
+            saved.setdefault(name, value)
+        return _canonical(saved)
+
+    def load(self, key, settings, arrays=False, ignore=()):
+        """The saved record of run ``key`` (with its arrays: ``(record, dict)``), or
+        ``None`` if the run has to be made (not saved, incomplete, or ``force``).
+
+        Settings named in ``ignore`` are not compared (settings that this run
+        does not use, say)."""
+        path = self.path(key)
+        if self.force or not path.exists() or (arrays and not self.path(key, "npz").exists()):
+            return None
+        rec = load_json(path)
+        saved, wanted = self.saved_settings(rec), _canonical(settings)
+        for name in ignore:
+            saved.pop(name, None)
+            wanted.pop(name, None)
+        if saved != wanted:
+            diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k, "<unset>") != wanted.get(k, "<unset>"))
+            shown = ", ".join(f"{k}: saved {saved.get(k, '<unset>')!r}, now {wanted.get(k, '<unset>')!r}"
+                              for k in diff)
+            raise ValueError(f"{path} was made with other settings ({shown}): choose another --out, "
+                             "or pass --force to redo it")
+        if not arrays:
+            return rec
+        with np.load(self.path(key, "npz")) as f:
+            return rec, {k: f[k] for k in f.files}
+
+    def save(self, key, record, settings, arrays=None):
+        """Save a finished run (arrays first, then the JSON with ``settings``); returns the record."""
+        record = dict(record, key=key, settings=_canonical(settings))
+        if arrays is not None:
+            save_npz(self.path(key, "npz"), arrays)
+        save_json(self.path(key), record)
+        return record

@@ -14,12 +14,42 @@ parameters collect every use) and returns ``dL_dx``.
 
 ``mode`` selects how stochastic synapses act: ``'sample'`` draws fresh noise,
 ``'mean'`` uses the mean weights (``w = mu`` or ``w = m``).
+
+Synapse types are registered by name in :data:`SYNAPSES` (``'gaussian'``,
+``'bernoulli'``, ``'deterministic'``). A synapse type owns everything that is
+specific to it: how a network builds its layers (:meth:`_Synaptic.build`),
+its default bias, its training defaults, the arrays a training step keeps
+per synapse (:attr:`_Synaptic.arrays_per_synapse`, read by
+:mod:`minisyn.resources`), how its state is saved and loaded, and how a cost
+reaches its parameters (:meth:`_Synaptic.add_cost`). Adding a synapse type
+is a class here and its tests (``docs/extending.md``).
 """
 from __future__ import annotations
 
-from minisyn.ops import T, logistic_from_softplus, softplus, sum_to_shape
+import numpy as np
 
-__all__ = ["Param", "Linear", "GaussianLinear", "BernoulliLinear", "ReLU", "Sign"]
+from minisyn.costs import reported_reliability_cost, sigma_bar
+from minisyn.ops import T, inverse_softplus, logistic_from_softplus, softplus, sum_to_shape
+
+__all__ = ["Param", "Linear", "GaussianLinear", "BernoulliLinear", "ReLU", "Sign", "SYNAPSES", "register_synapse",
+           "synapse_type"]
+
+#: Synapse types by name: ``{'gaussian': GaussianLinear, ...}`` (filled by :func:`register_synapse`).
+SYNAPSES = {}
+
+
+def register_synapse(cls):
+    """Class decorator: make a synapse type available by its ``name`` (``MLP(sizes, name)``,
+    ``minisyn train --synapse name``)."""
+    SYNAPSES[cls.name] = cls
+    return cls
+
+
+def synapse_type(name):
+    """The registered synapse class called ``name``."""
+    if name not in SYNAPSES:
+        raise ValueError(f"synapse must be one of {tuple(SYNAPSES)}, got {name!r}")
+    return SYNAPSES[name]
 
 
 class Param:
@@ -59,12 +89,82 @@ def _uniform_init(gen, shape, bound):
 
 
 class _Synaptic:
-    """Bookkeeping shared by the weight layers: bias column, shapes."""
+    """Bookkeeping shared by the weight layers: bias column, shapes, buffers,
+    and the hooks through which a synapse type tells the rest of minisyn what
+    is specific to it (class attributes and :meth:`build`, :meth:`state`,
+    :meth:`load_state`, :meth:`add_cost`, :meth:`describe`)."""
+
+    #: the registry name (``MLP(sizes, name)``, ``--synapse name``)
+    name = None
+    #: whether a network of this type has bias synapses unless told otherwise
+    default_bias = True
+    #: what ``minisyn train`` uses unless told otherwise
+    train_defaults = dict(sizes=(784, 100, 100, 10), optimizer="adam", lr=5e-4, batch_size=20)
+    #: arrays of the weight shape a training step keeps or makes per ensemble member (an
+    #: upper count, checked against tracemalloc in tests/test_resources.py), by noise setting
+    arrays_per_synapse = {None: 7}
+    #: the parameters costs can act on: ``'mu'`` (the first parameter) and/or ``'sigma'``
+    cost_targets = ("mu",)
+    #: True where the presynaptic rule (§B2) can learn the layer's release probabilities ``p``
+    presynaptic = False
 
     bias: bool
     n_in: int
     n_out: int
     needs_input_grad = True   # False for a first layer: backward then skips dL/dx (returns None)
+
+    @classmethod
+    def build(cls, n_in, n_out, *, shared, **options):
+        """The layer ``n_in -> n_out`` of a network (:class:`minisyn.network.MLP`).
+
+        ``options`` hold the network's settings (``backend``, ``gen``, ``lead``,
+        ``bias`` and the synapse options ``scheme``, ``noise``, ``sigma_init``,
+        ``mu_init``, ``p_init``, ``release_p``); a type takes the ones it uses.
+        ``shared`` is a dict the layers of one network share (a network-wide
+        parameter is made by the first layer and found there by the others).
+        """
+        return cls(n_in, n_out, options["backend"], options["gen"], lead=options["lead"], bias=options["bias"])
+
+    @property
+    def last_input(self):
+        """The input of the last forward pass, ``(*E, B, n_in')``, with the constant 1
+        of the bias synapse as its last column where the layer has a bias."""
+        return self._x
+
+    def state(self, prefix):
+        """Host copies of the layer's arrays, keyed ``<prefix>.<name>``."""
+        # copies: on numpy, to_numpy returns a view of the live parameter
+        return {f"{prefix}.{p.name}": np.array(self.be.to_numpy(p.value)) for p in self.params}
+
+    def load_state(self, state, prefix):
+        """Set the parameters from :meth:`state` output (checking shapes)."""
+        for p in self.params:
+            key = f"{prefix}.{p.name}"
+            value = np.asarray(state[key])
+            if value.shape != tuple(p.value.shape):
+                raise ValueError(f"{key}: expected shape {tuple(p.value.shape)}, got {value.shape}")
+            p.value[...] = self.be.asarray(value, dtype=self.be.dtype)
+
+    def add_cost(self, cost, scale, cached=False):
+        """Add ``scale`` times the gradient of ``cost`` to the parameter it acts on; return its value.
+
+        A cost acts on ``cost.target``: ``'mu'`` is the layer's first
+        parameter (``mu``, ``m`` or ``w``). Types with noise levels override
+        this for ``'sigma'``.
+        """
+        if cost.target not in self.cost_targets:
+            raise ValueError(f"{type(cost).__name__} acts on {cost.target}: it needs Gaussian synapses "
+                             f"(or another type with {cost.target}), not {self.name}")
+        theta = self.params[0]
+        value, dC_dtheta = cost.value_and_grad(theta.value, self.be, scale=scale,
+                                               out=self._buffer("cost", theta.value))
+        theta.grad += dC_dtheta
+        return value
+
+    @classmethod
+    def describe(cls, net, **settings):
+        """Summary numbers of a trained network of this type (host floats), for results files."""
+        return {}
 
     def _prepare_input(self, x, xp):
         if x.shape[-1] != self.n_in:
@@ -97,6 +197,7 @@ class _Synaptic:
         return b
 
 
+@register_synapse
 class Linear(_Synaptic):
     """Deterministic affine layer ``a = x W^T + b``.
 
@@ -110,6 +211,8 @@ class Linear(_Synaptic):
         Leading ensemble axes, ``()`` or ``(K,)``.
     bias : bool
     """
+
+    name = "deterministic"
 
     def __init__(self, n_in, n_out, backend, gen, lead=(), bias=True):
         self.n_in, self.n_out, self.bias, self.lead = n_in, n_out, bias, tuple(lead)
@@ -133,6 +236,7 @@ class Linear(_Synaptic):
         return self._input_grad(dL_da @ self.mu.value)  # dL/dx = delta W
 
 
+@register_synapse
 class GaussianLinear(_Synaptic):
     """Gaussian synapses ``w = mu + sigma * xi``, ``sigma = softplus(phi)`` (MODEL.md §A3).
 
@@ -157,10 +261,37 @@ class GaussianLinear(_Synaptic):
     sigma_init, mu_init : float
     """
 
+    name = "gaussian"
+    arrays_per_synapse = {
+        # mu, phi and their grads (4); Adam's two moments and scratch for each (6);
+        # the layer's buffers sigma, work, exp_phi, slope, xi, W, dsigma, cost (8);
+        # temporaries of a step, G = delta^T x and one more (2)
+        "heterogeneous": 20,
+        # mu and its grad (2); Adam for mu (3); xi, W, dsigma, cost (4); temporaries (2)
+        "homogeneous": 11,
+    }
+    cost_targets = ("mu", "sigma")
+
+    @classmethod
+    def build(cls, n_in, n_out, *, shared, **o):
+        """With ``noise='homogeneous'`` every layer shares one ``phi`` of shape ``(*lead, 1, 1)``."""
+        phi = None
+        if o.get("noise", "heterogeneous") == "homogeneous":
+            if "phi" not in shared:
+                shared["phi"] = cls.shared_phi(o["backend"], o["lead"], o.get("sigma_init", 1e-4))
+            phi = shared["phi"]
+        return cls(n_in, n_out, o["backend"], o["gen"], lead=o["lead"], bias=o["bias"],
+                   scheme=o.get("scheme", "weights"), phi=phi, sigma_init=o.get("sigma_init", 1e-4),
+                   mu_init=o.get("mu_init", 0.1))
+
+    @staticmethod
+    def shared_phi(backend, lead, sigma_init):
+        """One noise parameter for a whole network (homogeneous noise, §A4)."""
+        xp = backend.xp
+        return Param(xp.full(tuple(lead) + (1, 1), inverse_softplus(sigma_init), dtype=backend.dtype), "phi", xp)
+
     def __init__(self, n_in, n_out, backend, gen, lead=(), bias=True, scheme="weights",
                  phi=None, sigma_init=1e-4, mu_init=0.1):
-        from minisyn.ops import inverse_softplus
-
         if scheme not in ("weights", "local"):
             raise ValueError(f"scheme must be 'weights' or 'local', got {scheme!r}")
         xp = backend.xp
@@ -265,13 +396,45 @@ class GaussianLinear(_Synaptic):
             dL_dsigma = 2.0 * self._sigma * sum_to_shape(T(dL_dv, xp) @ (x * x), mu.shape, xp)
             if self.needs_input_grad:
                 dL_dx = dL_da @ mu.value + 2.0 * x * (dL_dv @ self._s2)
-        # dL/dphi = dL/dsigma * logistic(phi); a shared phi sums over its uses
-        _, slope = self.sigma_and_slope(cached=True)
-        dL_dsigma *= slope
-        phi.grad += sum_to_shape(dL_dsigma, phi.shape, xp)
+        self._sigma_grad_to_phi(dL_dsigma)
         return None if dL_dx is None else self._input_grad(dL_dx)
 
+    def _sigma_grad_to_phi(self, dL_dsigma, cached=True):
+        """The chain rule from sigma to phi, for the data term and the costs alike:
+        ``dL/dphi = dL/dsigma * logistic(phi)``, summed over the uses of a shared phi.
+        ``dL_dsigma`` (a buffer) is overwritten."""
+        _, slope = self.sigma_and_slope(cached)
+        dL_dsigma *= slope
+        self.phi.grad += sum_to_shape(dL_dsigma, self.phi.shape, self.be.xp)
 
+    def add_cost(self, cost, scale, cached=False):
+        """Costs on ``'sigma'`` (§A4) reach ``phi`` through :meth:`_sigma_grad_to_phi`."""
+        if cost.target != "sigma":
+            return super().add_cost(cost, scale, cached)
+        mu = self.mu.value
+        sigma, _ = self.sigma_and_slope(cached)
+        if sigma.shape != mu.shape:                                    # one shared sigma
+            sigma = self.be.xp.broadcast_to(sigma, mu.shape)
+        value, dC_dsigma = cost.value_and_grad(sigma, self.be, scale=scale, out=self._buffer("cost", mu))
+        self._sigma_grad_to_phi(dC_dsigma, cached)
+        return value
+
+    def state(self, prefix):
+        out = super().state(prefix)
+        out[f"{prefix}.sigma"] = self.be.to_numpy(self.sigma())
+        return out
+
+    @classmethod
+    def describe(cls, net, rho=None, **settings):
+        """``sigma_bar`` (§A4) and, given ``rho``, the reported reliability cost."""
+        sig, be = net.sigmas(), net.be
+        out = {"sigma_bar": be.to_numpy(sigma_bar(sig, be)).tolist()}
+        if rho is not None:
+            out["reliability_cost"] = be.to_numpy(reported_reliability_cost(sig, rho, be)).tolist()
+        return out
+
+
+@register_synapse
 class BernoulliLinear(_Synaptic):
     """Bernoulli synapses ``w = r m / p``, ``r ~ Bernoulli(p)`` (MODEL.md §B1).
 
@@ -295,6 +458,19 @@ class BernoulliLinear(_Synaptic):
         probabilities, §B5). ``None``: release with ``p``.
     """
 
+    name = "bernoulli"
+    default_bias = False
+    train_defaults = dict(sizes=(784, 200, 200, 10), optimizer="presynaptic", lr=0.05, batch_size=100)
+    # m and its grad (2), p (1); the rule's or the optimiser's state (3); release
+    # mask, scale, W (3); temporaries (3)
+    arrays_per_synapse = {None: 12}
+    presynaptic = True
+
+    @classmethod
+    def build(cls, n_in, n_out, *, shared, **o):
+        return cls(n_in, n_out, o["backend"], o["gen"], lead=o["lead"], bias=o["bias"],
+                   p_init=o.get("p_init", 0.25), release_p=o.get("release_p"))
+
     def __init__(self, n_in, n_out, backend, gen, lead=(), bias=False, p_init=0.25, release_p=None):
         xp = backend.xp
         if not 0.0 < p_init <= 1.0:
@@ -309,6 +485,20 @@ class BernoulliLinear(_Synaptic):
 
     def mean_weight(self):
         return self.m.value
+
+    def state(self, prefix):
+        return {**super().state(prefix), f"{prefix}.p": np.array(self.be.to_numpy(self.p))}
+
+    def load_state(self, state, prefix):
+        super().load_state(state, prefix)
+        self.p[...] = self.be.asarray(np.asarray(state[f"{prefix}.p"]), dtype=self.be.dtype)
+
+    @classmethod
+    def describe(cls, net, **settings):
+        """Mean release probability per layer and the energy ``sum |m|`` (§B3)."""
+        be = net.be
+        return {"mean_release_probability": [float(be.to_numpy(l.p).mean()) for l in net.synaptic],
+                "energy": float(sum(np.abs(be.to_numpy(l.m.value)).sum() for l in net.synaptic))}
 
     def forward(self, x, mode="sample"):
         xp = self.be.xp

@@ -11,13 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from minisyn.backend import get_backend
-from minisyn.layers import BernoulliLinear, GaussianLinear, Linear, Param, ReLU
+from minisyn.layers import SYNAPSES, BernoulliLinear, ReLU, synapse_type
 from minisyn.losses import cross_entropy, softmax
-from minisyn.ops import inverse_softplus, sum_to_shape
+from minisyn.rules import PresynapticRule
 
 __all__ = ["MLP", "Perceptron", "SYNAPSES"]
-
-SYNAPSES = ("gaussian", "bernoulli", "deterministic")
 
 
 def _seeds(seed, ensemble):
@@ -41,7 +39,9 @@ class MLP:
     ----------
     sizes : sequence of int
         Layer widths, e.g. ``(784, 100, 100, 10)``.
-    synapse : {'gaussian', 'bernoulli', 'deterministic'}
+    synapse : str
+        A registered synapse type (:data:`minisyn.layers.SYNAPSES`):
+        ``'gaussian'``, ``'bernoulli'``, ``'deterministic'``.
     backend : Backend, str or None
     seed : int or sequence of int
         Seeds the initial weights and the synaptic noise (one per member).
@@ -52,8 +52,8 @@ class MLP:
     noise : {'heterogeneous', 'homogeneous'}
         Gaussian noise setting (§A4): a sigma per synapse or one per network.
     bias : bool or None
-        Default: True for Gaussian and deterministic synapses, False for
-        Bernoulli synapses (§B1).
+        Default: the synapse type's ``default_bias`` (True for Gaussian and
+        deterministic synapses, False for Bernoulli synapses, §B1).
     sigma_init, mu_init : float
         Gaussian initial noise level and mean range (1e-4 and 0.1, §A4).
     p_init : float
@@ -68,8 +68,7 @@ class MLP:
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two positive widths, got {sizes}")
-        if synapse not in SYNAPSES:
-            raise ValueError(f"synapse must be one of {SYNAPSES}, got {synapse!r}")
+        cls = self.synapse_type = synapse_type(synapse)
         if noise not in ("heterogeneous", "homogeneous"):
             raise ValueError(f"noise must be 'heterogeneous' or 'homogeneous', got {noise!r}")
         if ensemble is not None and int(ensemble) < 1:
@@ -77,29 +76,18 @@ class MLP:
         if not sigma_init > 0:
             raise ValueError(f"sigma_init must be > 0, got {sigma_init}")
         be = self.be = get_backend(backend)
-        xp = be.xp
         self.sizes, self.synapse, self.noise, self.scheme = sizes, synapse, noise, scheme
         self.ensemble = None if ensemble is None else int(ensemble)
         self.lead = () if ensemble is None else (self.ensemble,)
         self.seed = _seeds(seed, self.ensemble)
         self.gen = be.generator(self.seed)
-        bias = synapse != "bernoulli" if bias is None else bias
-
-        shared_phi = None
-        if synapse == "gaussian" and noise == "homogeneous":
-            phi0 = inverse_softplus(sigma_init)
-            shared_phi = Param(xp.full(self.lead + (1, 1), phi0, dtype=be.dtype), "phi", xp)
-
+        options = dict(backend=be, gen=self.gen, lead=self.lead, bias=cls.default_bias if bias is None else bias,
+                       scheme=scheme, noise=noise, sigma_init=sigma_init, mu_init=mu_init, p_init=p_init,
+                       release_p=release_p)
+        shared = {}                                  # network-wide parameters (a homogeneous phi)
         self.synaptic, self.layers = [], []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            common = dict(backend=be, gen=self.gen, lead=self.lead, bias=bias)
-            if synapse == "gaussian":
-                layer = GaussianLinear(n_in, n_out, scheme=scheme, phi=shared_phi,
-                                       sigma_init=sigma_init, mu_init=mu_init, **common)
-            elif synapse == "bernoulli":
-                layer = BernoulliLinear(n_in, n_out, p_init=p_init, release_p=release_p, **common)
-            else:
-                layer = Linear(n_in, n_out, **common)
+            layer = cls.build(n_in, n_out, shared=shared, **options)
             layer.needs_input_grad = i > 0          # nothing upstream of the input layer
             self.synaptic.append(layer)
             self.layers.append(layer)
@@ -177,27 +165,11 @@ class MLP:
         ``cached=True`` reuses each layer's sigma from the forward pass just
         run (as :meth:`objective` does).
         """
-        xp = self.be.xp
         inv_n = 1.0 / n_train
-        total = xp.zeros(self.lead, dtype=self.be.dtype)
+        total = self.be.xp.zeros(self.lead, dtype=self.be.dtype)
         for cost in costs:
             for layer in self.synaptic:
-                if cost.target == "sigma":
-                    if not isinstance(layer, GaussianLinear):
-                        raise ValueError(f"{type(cost).__name__} needs Gaussian synapses")
-                    phi, mu = layer.phi, layer.mu.value
-                    sigma, slope = layer.sigma_and_slope(cached)
-                    if sigma.shape != mu.shape:                            # one shared sigma
-                        sigma = xp.broadcast_to(sigma, mu.shape)
-                    value, dC_dsigma = cost.value_and_grad(sigma, self.be, scale=inv_n,
-                                                           out=layer._buffer("cost", mu))
-                    dC_dsigma *= slope                                     # chain rule into phi
-                    phi.grad += sum_to_shape(dC_dsigma, phi.shape, xp)
-                else:
-                    theta = layer.params[0]
-                    value, dC_dtheta = cost.value_and_grad(theta.value, self.be, scale=inv_n,
-                                                           out=layer._buffer("cost", theta.value))
-                    theta.grad += dC_dtheta
+                value = layer.add_cost(cost, inv_n, cached)    # the layer's type knows where the cost acts
                 total = total + value * inv_n
         return total
 
@@ -214,26 +186,17 @@ class MLP:
         """Host copies of every array, keyed ``layer{i}.{name}``."""
         out = {}
         for i, layer in enumerate(self.synaptic):
-            # copies: on numpy, to_numpy returns a view of the live parameter
-            for p in layer.params:
-                out[f"layer{i}.{p.name}"] = np.array(self.be.to_numpy(p.value))
-            if isinstance(layer, BernoulliLinear):
-                out[f"layer{i}.p"] = np.array(self.be.to_numpy(layer.p))
-            if isinstance(layer, GaussianLinear):
-                out[f"layer{i}.sigma"] = self.be.to_numpy(layer.sigma())
+            out.update(layer.state(f"layer{i}"))
         return out
 
     def load_state(self, state):
         """Set parameters from :meth:`state` output (checking shapes)."""
         for i, layer in enumerate(self.synaptic):
-            for p in layer.params:
-                key = f"layer{i}.{p.name}"
-                value = np.asarray(state[key])
-                if value.shape != tuple(p.value.shape):
-                    raise ValueError(f"{key}: expected shape {tuple(p.value.shape)}, got {value.shape}")
-                p.value[...] = self.be.asarray(value, dtype=self.be.dtype)
-            if isinstance(layer, BernoulliLinear):
-                layer.p[...] = self.be.asarray(np.asarray(state[f"layer{i}.p"]), dtype=self.be.dtype)
+            layer.load_state(state, f"layer{i}")
+
+    def describe(self, **settings):
+        """Summary numbers of the trained network from its synapse type (``sigma_bar``, ``energy``, ...)."""
+        return self.synapse_type.describe(self, **settings)
 
 
 class Perceptron:
@@ -258,8 +221,6 @@ class Perceptron:
     """
 
     def __init__(self, n, backend=None, seed=0, stochastic=True, lr=1.0, p_init=0.25, rule_kwargs=None):
-        from minisyn.rules import PresynapticRule
-
         be = self.be = get_backend(backend)
         self.n, self.stochastic, self.lr = int(n), stochastic, lr
         self.gen = be.generator(seed)

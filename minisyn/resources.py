@@ -13,25 +13,9 @@ import os
 
 import numpy as np
 
+from minisyn.layers import synapse_type
+
 __all__ = ["member_bytes", "available_memory", "fit_ensemble_size"]
-
-# Arrays of one layer's weight shape that a training step keeps or makes, per
-# ensemble member (an upper count; tests/test_resources.py checks it against
-# tracemalloc):
-_PER_SYNAPSE = {
-    # mu, phi and their grads (4); Adam's two moments and scratch for each (6);
-    # the layer's buffers sigma, work, exp_phi, slope, xi, W, dsigma, cost (8);
-    # temporaries of a step, G = delta^T x and one more (2)
-    ("gaussian", "heterogeneous"): 20,
-    # mu and its grad (2); Adam for mu (3); xi, W, dsigma, cost (4); temporaries (2)
-    ("gaussian", "homogeneous"): 11,
-    # m and its grad (2), p (1); the rule's or the optimiser's state (3); release
-    # mask, scale, W (3); temporaries (3)
-    ("bernoulli", None): 12,
-    # w and its grad (2); Adam (3); temporaries (2)
-    ("deterministic", None): 7,
-}
-
 
 def member_bytes(sizes, batch_size, dtype="float32", synapse="gaussian", noise="heterogeneous", bias=True):
     """An upper estimate of the bytes one ensemble member needs while it trains.
@@ -42,24 +26,27 @@ def member_bytes(sizes, batch_size, dtype="float32", synapse="gaussian", noise="
         Layer widths, e.g. ``(784, 100, 100, 10)``.
     batch_size : int
     dtype : str or numpy dtype
-    synapse : {'gaussian', 'bernoulli', 'deterministic'}
+    synapse : str
+        A registered synapse type; its ``arrays_per_synapse`` gives the count
+        of weight-shaped arrays a step keeps per member.
     noise : {'heterogeneous', 'homogeneous'}
-        Gaussian synapses only.
+        For types whose count depends on it (Gaussian synapses).
     bias : bool
     """
     sizes = [int(n) for n in sizes]
     if len(sizes) < 2 or min(sizes) < 1 or int(batch_size) < 1:
         raise ValueError(f"need at least two layer widths >= 1 and batch_size >= 1, got {sizes}, {batch_size}")
-    key = (synapse, noise if synapse == "gaussian" else None)
-    if key not in _PER_SYNAPSE:
-        raise ValueError(f"unknown synapse/noise {synapse!r}/{noise!r}")
+    counts = synapse_type(synapse).arrays_per_synapse
+    per_synapse = counts.get(noise, counts.get(None))
+    if per_synapse is None:
+        raise ValueError(f"unknown noise setting {noise!r} for {synapse} synapses: choose from {tuple(counts)}")
     itemsize = np.dtype(dtype).itemsize
     synapses = sum((a + int(bias)) * b for a, b in zip(sizes[:-1], sizes[1:]))
     # pre-activations, outputs, their gradients and masks, local-scheme moments:
     # a generous 8 arrays of (batch, width + 1) per layer after the input (the
     # input minibatch itself is shared by the members)
     activations = 8 * int(batch_size) * sum(n + 1 for n in sizes[1:])
-    return itemsize * (_PER_SYNAPSE[key] * synapses + activations)
+    return itemsize * (per_synapse * synapses + activations)
 
 
 def available_memory(backend):

@@ -25,6 +25,8 @@ import sys
 
 import numpy as np
 
+from minisyn import strict
+
 __all__ = [
     "Backend",
     "Generator",
@@ -250,7 +252,7 @@ class Backend:
         if name == "numpy":
             xp = np
         elif name == "strict":
-            from minisyn import strict as xp
+            xp = strict
         elif name == "cupy":
             ok, reason = cupy_available()
             if not ok:

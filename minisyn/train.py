@@ -40,8 +40,9 @@ def make_optimizer(net, name, lr, **kwargs):
     if name == "sgd":
         return SGD(net.params(), lr, net.be, **kwargs)
     if name == "presynaptic":
-        if net.synapse != "bernoulli":
-            raise ValueError("the presynaptic rule needs Bernoulli synapses (--synapse bernoulli)")
+        if not net.synapse_type.presynaptic:
+            raise ValueError(f"the presynaptic rule needs Bernoulli synapses (--synapse bernoulli) or another "
+                             f"type with release probabilities, not {net.synapse}")
         return PresynapticRule(net.synaptic, lr, net.be, **kwargs)
     raise ValueError(f"optimizer must be one of {OPTIMISERS}, got {name!r}")
 

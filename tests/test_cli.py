@@ -54,19 +54,17 @@ def test_l2_with_the_presynaptic_rule_decays_m_but_never_raises_p(tmp_path):
 
 
 def test_standardized_inputs_use_the_statistics_of_the_examples_trained_on():
-    import argparse
-
     from minisyn.backend import Backend
-    from minisyn.cli import load_data
+    from minisyn.experiments.kit import prepare_data
 
     be = Backend("numpy", "float64")
-    kw = dict(dataset="embedded", data_dir=None, no_download=True, train_limit=600, val_fraction=0.25, seed=0)
-    _, (xu, _), (tu, _), (vu, _) = load_data(argparse.Namespace(inputs="unit", **kw), be)
-    _, (xs, _), (ts, _), (vs, _) = load_data(argparse.Namespace(inputs="standardized", **kw), be)
-    assert abs(xs.mean()) < 1e-6 and abs(xs.std() - 1) < 1e-6       # float32 pixels
-    m, s = xu.mean(), xu.std()                      # the training part only, not the held-out quarter
-    np.testing.assert_allclose(ts, (tu - m) / s, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(vs, (vu - m) / s, rtol=1e-6, atol=1e-6)
+    kw = dict(download=False, train_limit=600, val_fraction=0.25, seed=0, backend=be)
+    unit = prepare_data("embedded", inputs="unit", **kw)
+    std = prepare_data("embedded", inputs="standardized", **kw)
+    assert abs(std.x.mean()) < 1e-6 and abs(std.x.std() - 1) < 1e-6       # float32 pixels
+    m, s = unit.x.mean(), unit.x.std()              # the training part only, not the held-out quarter
+    np.testing.assert_allclose(std.x_test, (unit.x_test - m) / s, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(std.x_val, (unit.x_val - m) / s, rtol=1e-6, atol=1e-6)
 
 
 def test_same_seed_gives_the_same_results(tmp_path):

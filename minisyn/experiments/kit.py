@@ -40,8 +40,10 @@ INPUTS = ("unit", "standardized")
 DATASETS = ("embedded", "mnist", "fashion-mnist")
 
 
-class CLIError(Exception):
-    """A user error: the command prints it in one line, without a traceback, and exits with status 2."""
+class CLIError(ValueError):
+    """A user error: the command prints it in one line, without a traceback, and exits with status 2.
+
+    A ``ValueError``, so that Python callers of the experiments catch it as such."""
 
 
 # -- option values ------------------------------------------------------------------
@@ -110,7 +112,8 @@ class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionH
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+        if "default" in text or action.default is None or action.default is False \
+                or action.default is argparse.SUPPRESS:
             return text
         return super()._get_help_string(action)
 

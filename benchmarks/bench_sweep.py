@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import machine_line  # noqa: E402
 from minisyn.backend import Backend, cupy_available  # noqa: E402
-from minisyn.experiments import tradeoff  # noqa: E402
+from minisyn.experiments import kit, tradeoff  # noqa: E402
 
 NETWORKS_PER_NOISE, EPOCHS = 120, 50
 SIZES = (784, 100, 100, 10)
@@ -49,9 +49,8 @@ SIZES = (784, 100, 100, 10)
 def arrays(be, args):
     """(x, y, x_test, y_test) on ``be``: MNIST from --data-dir or random MNIST-shaped data."""
     if args.data_dir:
-        x, y, xt, yt, _ = tradeoff.load_arrays(be, "mnist", args.data_dir, download=False,
-                                               train_limit=args.train_limit, inputs="standardized")
-        return x, y, xt, yt
+        return kit.prepare_data("mnist", data_dir=args.data_dir, download=False, train_limit=args.train_limit,
+                                inputs="standardized", backend=be).arrays()
     rng = np.random.default_rng(0)
     n = args.train_limit or 60_000
     x = be.floats(rng.random((n, 784), dtype=np.float32))

@@ -20,14 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.experiments.energy_info import (DEFAULT_TARGET_BITS, PAPER_SETTINGS, QUICK_SETTINGS,  # noqa: E402
-                                             print_table, run_energy_info)
-from minisyn.experiments.tradeoff import INPUTS  # noqa: E402
+from minisyn.experiments import kit
+from minisyn.experiments.energy_info import (DEFAULT_TARGET_BITS, PAPER_SETTINGS, QUICK_SETTINGS, print_table,
+                                             run_energy_info)
 
 
 def main(argv=None):
@@ -37,7 +32,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="output folder (default: runs/fig1_energy_information[_full])")
     ap.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     ap.add_argument("--target-bits", type=float, default=DEFAULT_TARGET_BITS)
-    ap.add_argument("--inputs", choices=INPUTS, default=None,
+    ap.add_argument("--inputs", choices=kit.INPUTS, default=None,
                     help="pixels in [0, 1] ('unit') or standardised by the training set's mean and SD "
                          "(default: unit in the quick form, the paper setting's choice with --full)")
     ap.add_argument("--backend", default=None, help="numpy, strict or cupy (default: $MINISYN_BACKEND or numpy)")
@@ -45,18 +40,18 @@ def main(argv=None):
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     s = dict(PAPER_SETTINGS if args.full else QUICK_SETTINGS)
-    if args.epochs:
+    if args.epochs is not None:
         s["epochs"] = args.epochs
     if args.inputs:
         s["inputs"] = args.inputs
-    out = Path(args.out or ("runs/fig1_energy_information" + ("_full" if args.full else "")))
+    out = Path(("runs/fig1_energy_information" + ("_full" if args.full else "")) if args.out is None else args.out)
     try:
         res = run_energy_info(out, l2_min=s["l2_min"], l2_max=s["l2_max"], n_l2=s["n_l2"], sizes=s["sizes"],
                               epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"], dataset=s["dataset"],
                               data_dir=args.data_dir, target_bits=args.target_bits, backend=args.backend,
                               force=args.force, progress=not args.no_progress, inputs=s.get("inputs", "unit"),
                               log=lambda m: print(m, file=sys.stderr))
-    except (ValueError, OSError) as err:
+    except (kit.CLIError, ValueError, OSError) as err:
         print(f"fig1_energy_information: error: {err}", file=sys.stderr)
         return 2
     print_table(res["records"], res["energy_at_target"], args.target_bits)

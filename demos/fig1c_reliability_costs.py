@@ -14,19 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.biophysics import MECHANISMS  # noqa: E402
-from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
-from minisyn.output import pyplot, save_figure  # noqa: E402
-from minisyn.output import save_csv as write_csv  # noqa: E402
+from minisyn.biophysics import MECHANISMS
+from minisyn.experiments import kit
+from minisyn.output import pyplot, save_csv, save_figure, save_json
 
 plt = pyplot()
 
@@ -66,20 +59,20 @@ def plot(sigma, curves, mu):
     return fig
 
 
-def save_csv(path, sigma, curves):
-    cols = [f"{k}_{v}" for k in curves for v in ("cost", "n", "p", "q")]
-    write_csv(path, ["sigma"] + cols,
-              ([repr(float(s))] + [repr(float(curves[k][v][j])) for k in curves for v in ("cost", "n", "p", "q")]
-               for j, s in enumerate(sigma)))
+def save_costs(path, sigma, curves):
+    """``sigma``, then each mechanism's cost and quantal parameters, one line per grid point."""
+    cols = [(k, v) for k in curves for v in ("cost", "n", "p", "q")]
+    save_csv(path, ["sigma"] + [f"{k}_{v}" for k, v in cols],
+             ([s] + [curves[k][v][j] for k, v in cols] for j, s in enumerate(sigma)))
 
 
 def run(out, quick=True, force=False, mu=1.0):
     """Compute, plot and save; return the results dictionary."""
-    out = prepare_out_dir(out, force, NAME)
+    out = kit.prepare_out_dir(out, force)
     sigma = mu * np.logspace(-1.5, 0.5, 41 if quick else 401)
     curves = cost_curves(sigma, mu)
     save_figure(plot(sigma, curves, mu), out, NAME)
-    save_csv(out / "costs.csv", sigma, curves)
+    save_costs(out / "costs.csv", sigma, curves)
     results = {
         "figure": "Fig. 1c", "model": "MODEL.md §A1, §A2", "mu": mu,
         "sigma_range": [float(sigma[0]), float(sigma[-1])], "points": int(sigma.size),
@@ -92,10 +85,10 @@ def run(out, quick=True, force=False, mu=1.0):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"runs/{NAME}", help="output folder (default: %(default)s)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=kit.Formatter)
+    p.add_argument("--out", default=f"runs/{NAME}", help="output folder")
     p.add_argument("--full", action="store_true", help="a denser sigma grid (the default is quick)")
-    p.add_argument("--mu", type=float, default=1.0, help="the fixed mean PSP (default: %(default)s)")
+    p.add_argument("--mu", type=kit.fraction, default=1.0, help="the fixed mean PSP")
     p.add_argument("--force", action="store_true", help="overwrite results already in --out")
     return p
 
@@ -103,8 +96,10 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        if args.mu <= 0:
+            raise kit.CLIError("--mu must be > 0")
         results = run(args.out, quick=not args.full, force=args.force, mu=args.mu)
-    except CLIError as err:
+    except kit.CLIError as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 2
     for k, m in results["mechanisms"].items():

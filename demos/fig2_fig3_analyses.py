@@ -17,15 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.cli import CLIError  # noqa: E402
-from minisyn.experiments import analyses  # noqa: E402
+from minisyn.experiments import analyses, kit
 
 
 def main(argv=None):
@@ -41,9 +34,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     s = analyses.PAPER_SETTINGS if args.full else analyses.QUICK_SETTINGS
     out = args.out or ("runs/fig2_fig3_analyses" + ("_full" if args.full else ""))
-    cli = ["analyse", "--dataset", s["dataset"], "--epochs", str(args.epochs or s["epochs"]),
-           "--lesion-seeds", str(s["lesion_seeds"]),
-           "--fisher-examples", str(args.fisher_examples or s["fisher_examples"]), "--out", out]
+    epochs = s["epochs"] if args.epochs is None else args.epochs
+    fisher_examples = s["fisher_examples"] if args.fisher_examples is None else args.fisher_examples
+    cli = ["analyse", "--dataset", s["dataset"], "--epochs", str(epochs), "--lesion-seeds", str(s["lesion_seeds"]),
+           "--fisher-examples", str(fisher_examples), "--out", out]
     for flag, value in (("--data-dir", args.data_dir), ("--params", args.params)):
         if value:
             cli += [flag, value]
@@ -53,7 +47,7 @@ def main(argv=None):
     ns = parser.parse_args(cli)
     try:
         return ns.func(ns)
-    except (CLIError, ValueError, OSError) as err:
+    except (kit.CLIError, ValueError, OSError) as err:
         print(f"fig2_fig3_analyses: error: {err}", file=sys.stderr)
         return 2
 

@@ -24,15 +24,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.backend import get_backend  # noqa: E402
-from minisyn.experiments import tradeoff  # noqa: E402
+from minisyn.backend import get_backend
+from minisyn.experiments import kit, tradeoff
 
 NAME = "fig2_fig3_tradeoff"
 QUICK = dict(tradeoff.QUICK_SETTINGS, lr=1e-2, sigma_init=1e-2, train_limit=2000)
@@ -61,12 +55,12 @@ def build_parser():
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g = p.add_argument_group("overrides (smaller or larger runs)")
     g.add_argument("--n-c", type=int, default=None, help="number of c values")
-    g.add_argument("--rho", type=tradeoff._floats, default=None, help="rho values, comma separated")
+    g.add_argument("--rho", type=kit.floats, default=None, help="rho values, comma separated (fractions allowed)")
     g.add_argument("--epochs", type=int, default=None)
-    g.add_argument("--sizes", type=lambda t: [int(v) for v in t.split(",")], default=None)
+    g.add_argument("--sizes", type=kit.sizes, default=None)
     g.add_argument("--train-limit", type=int, default=None, help="use only N training examples")
     g.add_argument("--ensemble-size", type=int, default=None)
-    g.add_argument("--inputs", choices=tradeoff.INPUTS, default=None,
+    g.add_argument("--inputs", choices=kit.INPUTS, default=None,
                    help="pixels in [0, 1] ('unit', quick default) or standardised ('standardized', --full default)")
     g.add_argument("--workers", type=int, default=None, help="ensembles trained at once in separate processes")
     return p
@@ -79,7 +73,7 @@ def main(argv=None):
                      workers=args.workers)
     try:
         result = run(args.out, args.full, args.data_dir, overrides, args.force, not args.no_progress, args.backend)
-    except (ValueError, OSError) as err:
+    except (kit.CLIError, ValueError, OSError) as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 2
     tradeoff.print_table(result["records"])

@@ -19,48 +19,16 @@ Runs are saved in ``<out>/runs/``: rerunning resumes.
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.cli import CLIError  # noqa: E402
-from minisyn.experiments import lifelong  # noqa: E402
+from minisyn.experiments import lifelong
 
 NAME = "fig4_lifelong"
 METHODS = "presynaptic,sgd,ewc,bgd"
 
 
-def run_demo(argv, name, methods, doc):
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--full", action="store_true", help="paper settings on full MNIST, 5 seeds")
-    ap.add_argument("--out", default=None, help=f"output folder (default: runs/{name}[-full])")
-    args, rest = ap.parse_known_args(argv)
-    parser = argparse.ArgumentParser(prog=name)
-    sub = parser.add_subparsers(dest="command")
-    lifelong.register(sub)
-    extra = ["--methods", methods]
-    if args.full:
-        extra += ["--paper", "--n-seeds", "5"]
-        if "--dataset" not in rest:
-            extra += ["--dataset", "mnist"]
-        if "--eval-mode" not in rest:
-            extra += ["--eval-mode", "predictive"]    # the authors' evaluation (docs/lifelong.md)
-    out = args.out or f"runs/{name}{'-full' if args.full else ''}"
-    largs = parser.parse_args(["lifelong", *extra, "--out", out, *rest])
-    try:
-        return lifelong.run_cli(largs)
-    except (CLIError, ValueError, OSError) as err:
-        print(f"{name}: error: {err}", file=sys.stderr)
-        return 2
-
-
 def main(argv=None):
-    return run_demo(argv, NAME, METHODS, __doc__)
+    return lifelong.run_demo(argv, NAME, METHODS, __doc__)
 
 
 if __name__ == "__main__":

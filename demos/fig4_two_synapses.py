@@ -16,18 +16,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
-from minisyn.output import pyplot, save_csv, save_figure  # noqa: E402
-from minisyn.theory import equal_cost_sigmas  # noqa: E402
+from minisyn.experiments import kit
+from minisyn.output import pyplot, save_csv, save_figure, save_json
+from minisyn.theory import equal_cost_sigmas
 
 plt = pyplot()
 
@@ -74,13 +68,12 @@ def plot(cmp, dev_hom, dev_het):
 
 
 def save_samples(path, dev_hom, dev_het):
-    save_csv(path, ["hom_dw1", "hom_dw2", "het_dw1", "het_dw2"],
-             ([repr(float(v)) for v in row] for row in np.hstack([dev_hom, dev_het])))
+    save_csv(path, ["hom_dw1", "hom_dw2", "het_dw1", "het_dw2"], np.hstack([dev_hom, dev_het]))
 
 
 def run(out, quick=True, force=False, h=(10.0, 0.5), c=0.05, rho=2.0, seed=0):
     """Compute, plot and save; return the results dictionary."""
-    out = prepare_out_dir(out, force, NAME)
+    out = kit.prepare_out_dir(out, force)
     cmp = equal_cost_sigmas(np.asarray(h, dtype=float), c, rho)
     dev_hom, dev_het = draw(cmp, 400 if quick else 5000, seed)
     fig, mc = plot(cmp, dev_hom, dev_het)
@@ -102,13 +95,13 @@ def run(out, quick=True, force=False, h=(10.0, 0.5), c=0.05, rho=2.0, seed=0):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"runs/{NAME}", help="output folder (default: %(default)s)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=kit.Formatter)
+    p.add_argument("--out", default=f"runs/{NAME}", help="output folder")
     p.add_argument("--full", action="store_true", help="draw 5000 samples instead of 400")
-    p.add_argument("--h", type=float, nargs=2, default=(10.0, 0.5), metavar=("H1", "H2"),
+    p.add_argument("--h", type=kit.fraction, nargs=2, default=(10.0, 0.5), metavar=("H1", "H2"),
                    help="curvatures of the important and the unimportant synapse (default: 10 0.5)")
-    p.add_argument("--c", type=float, default=0.05, help="reliability cost weight (default: %(default)s)")
-    p.add_argument("--rho", type=float, default=2.0, help="reliability cost exponent (default: %(default)s)")
+    p.add_argument("--c", type=kit.fraction, default=0.05, help="reliability cost weight")
+    p.add_argument("--rho", type=kit.fraction, default=2.0, help="reliability cost exponent")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn samples (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite results already in --out")
     return p
@@ -116,12 +109,13 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if min(args.h) <= 0 or args.c <= 0 or args.rho <= 0:
-        print(f"{NAME}: error: --h, --c and --rho must be > 0", file=sys.stderr)
-        return 2
     try:
+        for option, value in (("--h", min(args.h)), ("--c", args.c), ("--rho", args.rho)):
+            if value <= 0:
+                raise kit.CLIError(f"{option} must be > 0, got {value:g}")
+        kit.at_least("--seed", args.seed, 0)
         r = run(args.out, quick=not args.full, force=args.force, h=args.h, c=args.c, rho=args.rho, seed=args.seed)
-    except CLIError as err:
+    except kit.CLIError as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 2
     print(f"reliability cost (both): {r['reliability_cost']:.6g}")

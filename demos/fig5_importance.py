@@ -17,15 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.backend import get_backend  # noqa: E402
-from minisyn.experiments import importance  # noqa: E402
+from minisyn.backend import get_backend
+from minisyn.experiments import importance, kit
 
 NAME = "fig5_importance"
 QUICK = dict(dataset="embedded", sizes=(784, 100, 100, 10), epochs=3, extra_epochs=1, lr=1e-2, sigma_init=1e-2,
@@ -54,23 +48,20 @@ def build_parser():
     g = p.add_argument_group("overrides (smaller or larger runs)")
     g.add_argument("--epochs", type=int, default=None)
     g.add_argument("--extra-epochs", type=int, default=None)
-    g.add_argument("--sizes", type=lambda t: [int(v) for v in t.split(",")], default=None)
-    g.add_argument("--train-limit", type=int, default=None, help="use only N training examples")
-    g.add_argument("--rho", type=float, default=None)
+    g.add_argument("--sizes", type=kit.sizes, default=None)
+    g.add_argument("--train-limit", type=int, default=None, help="train on a random subset of N training examples")
+    g.add_argument("--rho", type=kit.fraction, default=None)
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if (Path(args.out) / "importance.json").exists() and not args.force:
-        print(f"{NAME}: error: {args.out}/importance.json exists: choose another --out or pass --force",
-              file=sys.stderr)
-        return 2
     overrides = dict(epochs=args.epochs, extra_epochs=args.extra_epochs, sizes=args.sizes,
                      train_limit=args.train_limit, rho=args.rho)
     try:
+        kit.prepare_out_dir(args.out, args.force, marker="importance.json")
         res = run(args.out, args.full, args.data_dir, overrides, not args.no_progress, args.backend)
-    except (ValueError, OSError) as err:
+    except (kit.CLIError, ValueError, OSError) as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 2
     print("Spearman rank correlation of sigma with each quantity:")

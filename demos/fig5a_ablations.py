@@ -17,22 +17,15 @@ three use the lifelong values of §B2.) Quick by default (embedded data,
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fig4_lifelong import run_demo  # noqa: E402
+from minisyn.experiments import lifelong
 
 NAME = "fig5a_ablations"
 METHODS = "presynaptic,no-consolidation,ghost"
 
 
 def main(argv=None):
-    return run_demo(argv, NAME, METHODS, __doc__)
+    return lifelong.run_demo(argv, NAME, METHODS, __doc__)
 
 
 if __name__ == "__main__":

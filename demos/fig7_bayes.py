@@ -27,16 +27,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.backend import get_backend  # noqa: E402
-from minisyn.experiments import bayes  # noqa: E402
-from minisyn.experiments.tradeoff import _floats  # noqa: E402
+from minisyn.backend import get_backend
+from minisyn.experiments import bayes, kit
 
 NAME = "fig7_bayes"
 
@@ -61,16 +54,16 @@ def build_parser():
     p.add_argument("--backend", choices=("numpy", "cupy", "strict"), default=None, help="array backend")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     g = p.add_argument_group("overrides (smaller or larger runs)")
-    g.add_argument("--rho", type=_floats, default=None, help="rho values, comma separated")
+    g.add_argument("--rho", type=kit.floats, default=None, help="rho values, comma separated")
     g.add_argument("--c", type=float, default=None, help="reliability cost weight")
     g.add_argument("--prior-sigma", type=float, default=None, help="BBB prior standard deviation")
     g.add_argument("--epochs", type=int, default=None)
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--sigma-init", type=float, default=None)
     g.add_argument("--eval-samples", type=int, default=None)
-    g.add_argument("--sizes", type=lambda t: [int(v) for v in t.split(",")], default=None)
-    g.add_argument("--train-limit", type=int, default=None, help="use only N training examples")
-    g.add_argument("--test-limit", type=int, default=None, help="use only N test examples")
+    g.add_argument("--sizes", type=kit.sizes, default=None)
+    g.add_argument("--train-limit", type=int, default=None, help="train on a random subset of N training examples")
+    g.add_argument("--test-limit", type=int, default=None, help="evaluate on a random subset of N test examples")
     return p
 
 

@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
-from minisyn.output import pyplot, save_figure  # noqa: E402
-from minisyn.output import save_csv as write_csv  # noqa: E402
-from minisyn.theory import c_bi, c_vi  # noqa: E402
+from minisyn.experiments import kit
+from minisyn.output import pyplot, save_csv, save_figure, save_json
+from minisyn.theory import c_bi, c_vi
 
 plt = pyplot()
 
@@ -38,6 +31,16 @@ def curves(sigma, s, rhos):
     return {f"{r:.4g}": c_bi(sigma, s, r) for r in rhos}, c_vi(sigma)
 
 
+def gap_panel(ax, sigma, bi, vi, title):
+    """``C_BI - C_VI`` against sigma, one line for each rho of ``bi``."""
+    for key, v in bi.items():
+        ax.semilogx(sigma, v - vi, lw=1.5, label=rf"$\rho$ = {float(key):.3g}")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xlabel=r"$\sigma$", ylabel=r"$C_{BI} - C_{VI}$", title=title)
+    ax.set_ylim(-0.5, 6)
+    ax.legend(fontsize=8, frameon=False)
+
+
 def plot(sigma, s, bi, vi, bi_small):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
     ax = axes[0]
@@ -48,37 +51,24 @@ def plot(sigma, s, bi, vi, bi_small):
     ax.set(xlabel=r"$\sigma$", ylabel="reliability cost", title=f"the bound (s = {s:g})")
     ax.set_ylim(vi.min() - 1, vi.max() + 2)
     ax.legend(fontsize=8, frameon=False)
-    ax = axes[1]
-    for key, v in bi.items():
-        ax.semilogx(sigma, v - vi, lw=1.5, label=rf"$\rho$ = {float(key):.3g}")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set(xlabel=r"$\sigma$", ylabel=r"$C_{BI} - C_{VI}$", title=r"the gap is $\geq 0$, zero at $\sigma = s$")
-    ax.set_ylim(-0.5, 6)
-    ax.legend(fontsize=8, frameon=False)
-    ax = axes[2]
-    for key, v in bi_small.items():
-        ax.semilogx(sigma, v - vi, lw=1.5, label=rf"$\rho$ = {float(key):g}")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set(xlabel=r"$\sigma$", ylabel=r"$C_{BI} - C_{VI}$", title=r"$C_{BI} \to C_{VI}$ as $\rho \to 0$")
-    ax.set_ylim(-0.5, 6)
-    ax.legend(fontsize=8, frameon=False)
+    gap_panel(axes[1], sigma, bi, vi, r"the gap is $\geq 0$, zero at $\sigma = s$")
+    gap_panel(axes[2], sigma, bi_small, vi, r"$C_{BI} \to C_{VI}$ as $\rho \to 0$")
     return fig
 
 
-def save_csv(path, sigma, bi, vi):
-    write_csv(path, ["sigma", "c_vi"] + [f"c_bi_rho_{k}" for k in bi],
-              ([repr(float(sigma[j])), repr(float(vi[j]))] + [repr(float(v[j])) for v in bi.values()]
-               for j in range(sigma.size)))
+def save_bound(path, sigma, bi, vi):
+    """``sigma``, ``C_VI``, then ``C_BI`` for each rho, one line per grid point."""
+    save_csv(path, ["sigma", "c_vi"] + [f"c_bi_rho_{k}" for k in bi], np.column_stack([sigma, vi, *bi.values()]))
 
 
 def run(out, quick=True, force=False, s=1.0):
     """Compute, plot and save; return the results dictionary."""
-    out = prepare_out_dir(out, force, NAME)
+    out = kit.prepare_out_dir(out, force)
     sigma = s * np.logspace(-2, 2, 201 if quick else 2001)
     bi, vi = curves(sigma, s, RHOS)
     bi_small, _ = curves(sigma, s, SMALL_RHOS)
     save_figure(plot(sigma, s, bi, vi, bi_small), out, NAME)
-    save_csv(out / "bound.csv", sigma, {**bi, **{k: v for k, v in bi_small.items() if k not in bi}}, vi)
+    save_bound(out / "bound.csv", sigma, {**bi, **{k: v for k, v in bi_small.items() if k not in bi}}, vi)
     gaps = {k: v - vi for k, v in {**bi, **bi_small}.items()}
     results = {
         "figure": "Appendix 4 (the bound)", "model": "MODEL.md §A8", "s": s, "points": int(sigma.size),
@@ -92,22 +82,21 @@ def run(out, quick=True, force=False, s=1.0):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"runs/{NAME}", help="output folder (default: %(default)s)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=kit.Formatter)
+    p.add_argument("--out", default=f"runs/{NAME}", help="output folder")
     p.add_argument("--full", action="store_true", help="a denser sigma grid (the default is quick)")
-    p.add_argument("--s", type=float, default=1.0, help="the scale s of the s-form (default: %(default)s)")
+    p.add_argument("--s", type=kit.fraction, default=1.0, help="the scale s of the s-form")
     p.add_argument("--force", action="store_true", help="overwrite results already in --out")
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.s <= 0:
-        print(f"{NAME}: error: --s must be > 0", file=sys.stderr)
-        return 2
     try:
+        if args.s <= 0:
+            raise kit.CLIError(f"--s must be > 0, got {args.s:g}")
         r = run(args.out, quick=not args.full, force=args.force, s=args.s)
-    except CLIError as err:
+    except kit.CLIError as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 2
     for k in r["min_gap"]:

@@ -19,20 +19,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-try:
-    import minisyn  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minisyn.cli import CLIError, prepare_out_dir, save_json  # noqa: E402
-from minisyn.output import pyplot, save_figure  # noqa: E402
-from minisyn.output import save_csv as write_csv  # noqa: E402
-from minisyn.theory import hessian_diag, optimal_sigma, posterior_sigma, predicted_slopes  # noqa: E402
+from minisyn.experiments import kit
+from minisyn.output import pyplot, save_csv, save_figure, save_json
+from minisyn.theory import hessian_diag, optimal_sigma, posterior_sigma, predicted_slopes
 
 plt = pyplot()
 
@@ -115,19 +108,20 @@ def plot(fits, X_post):
     return fig
 
 
-def save_csv(path, fits, H):
-    write_csv(path, ["hessian_diag"] + [f"sigma_rho_{k}" for k in fits],
-              ([repr(float(H[i]))] + [repr(float(f["sigma"][i])) for f in fits.values()] for i in range(H.size)))
+def save_sigmas(path, fits, H):
+    """``Hcal_ii``, then the learned sigma for each rho, one line per synapse."""
+    save_csv(path, ["hessian_diag"] + [f"sigma_rho_{k}" for k in fits],
+             np.column_stack([H, *(f["sigma"] for f in fits.values())]))
 
 
 def run(out, quick=True, force=False, c=0.5, seed=0):
     """Learn, fit, plot and save; return the results dictionary."""
-    out = prepare_out_dir(out, force, NAME)
+    out = kit.prepare_out_dir(out, force)
     T, D, steps = (400, 100, 3000) if quick else (1000, 300, 4000)
     fits = fit_slopes(RHOS, T=T, D=D, c=c, steps=steps, seed=seed)
     X, _ = make_problem(T, D, seed)
     save_figure(plot(fits, posterior_sigma(X)), out, NAME)
-    save_csv(out / "sigmas.csv", fits, hessian_diag(X))
+    save_sigmas(out / "sigmas.csv", fits, hessian_diag(X))
     summary = {k: {n: v for n, v in f.items() if n not in ("sigma", "hessian")} for k, f in fits.items()}
     results = {"model": "MODEL.md §A7", "T": T, "D": D, "c": c, "seed": seed, "steps": steps, "slopes": summary}
     save_json(out / "results.json", results)
@@ -135,10 +129,10 @@ def run(out, quick=True, force=False, c=0.5, seed=0):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"runs/{NAME}", help="output folder (default: %(default)s)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=kit.Formatter)
+    p.add_argument("--out", default=f"runs/{NAME}", help="output folder")
     p.add_argument("--full", action="store_true", help="T=1000, D=300, 4000 steps (default: 400, 100, 3000)")
-    p.add_argument("--c", type=float, default=0.5, help="reliability cost weight (default: %(default)s)")
+    p.add_argument("--c", type=kit.fraction, default=0.5, help="reliability cost weight")
     p.add_argument("--seed", type=int, default=0, help="seed of the random problem (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite results already in --out")
     return p
@@ -146,12 +140,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.c <= 0:
-        print(f"{NAME}: error: --c must be > 0", file=sys.stderr)
-        return 2
     try:
+        if args.c <= 0:
+            raise kit.CLIError(f"--c must be > 0, got {args.c:g}")
+        kit.at_least("--seed", args.seed, 0)
         r = run(args.out, quick=not args.full, force=args.force, c=args.c, seed=args.seed)
-    except CLIError as err:
+    except kit.CLIError as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 2
     for f in r["slopes"].values():

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from minisyn.backend import Backend
-from minisyn.experiments import analyses
+from minisyn.experiments import analyses, kit
 from minisyn.experiments.analyses import load_network, run_analyses, sizes_from_state, train_plastic
-from minisyn.experiments.tradeoff import load_arrays
 from minisyn.network import MLP
 from minisyn.train import accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def trained():
     be = Backend("numpy", "float32")
-    x, y, xt, yt, _ = load_arrays(be, train_limit=300)
+    x, y, xt, yt = kit.prepare_data(train_limit=300, backend=be).arrays()
     net, _ = train_plastic(be, x, y, sizes=(784, 16, 16, 10), epochs=1)
     return be, net, x, y, xt, yt
 
@@ -78,7 +81,7 @@ def test_sizes_from_state_detects_biases_and_rejects_other_networks():
 
 def test_analyses_run_on_the_strict_backend(tmp_path):
     be = Backend("strict", "float32")
-    x, y, xt, yt, _ = load_arrays(be, train_limit=100)
+    x, y, xt, yt = kit.prepare_data(train_limit=100, backend=be).arrays()
     net, _ = train_plastic(be, x, y, sizes=(784, 6, 6, 10), epochs=1)
     res = run_analyses(net, xt[:200], yt[:200], x[:5], y[:5], tmp_path, fractions=(0.0, 0.5), lesion_seeds=1,
                        n_shuffles=5, plot=False)
@@ -102,7 +105,26 @@ def test_command_line_trains_then_analyses_a_loaded_network(tmp_path, capsys):
     saved = json.loads((tmp_path / "b" / "analyses.json").read_text())
     assert saved["extra"]["params"] == str(params)
     # a second run into the same folder is refused without --force
-    from minisyn.cli import CLIError
-
-    with pytest.raises(CLIError):
+    with pytest.raises(kit.CLIError, match="results.json already exists"):
         args.func(args)
+
+
+def test_command_line_refuses_bad_values_naming_the_option(tmp_path):
+    parser = argparse.ArgumentParser()
+    analyses.register(parser.add_subparsers(dest="command"))
+    for bad, message in ((["--fisher-examples", "0"], "--fisher-examples must be >= 1"),
+                         (["--n-shuffles", "0"], "--n-shuffles must be >= 1"), (["--p-imp", "0"], "--p-imp"),
+                         (["--train-limit", "0"], "--train-limit must be >= 1")):
+        args = parser.parse_args(["analyse", "--out", str(tmp_path), *bad])
+        with pytest.raises(kit.CLIError, match=message):
+            args.func(args)
+    with pytest.raises(SystemExit):                        # the analyses hold out no validation set
+        parser.parse_args(["analyse", "--val-fraction", "0.1"])
+
+
+def test_demo_passes_an_explicit_zero_on_and_reports_the_refusal(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("fig2_fig3_analyses", ROOT / "demos" / "fig2_fig3_analyses.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    assert demo.main(["--out", str(tmp_path), "--epochs", "0"]) == 2
+    assert "--epochs must be >= 1, got 0" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from helpers import assert_grad_close, assert_mc_mean, f64, fd_atol, numerical_g
 
 from minisyn.backend import Backend
 from minisyn.costs import EntropicCost, GaussianPriorKL, L2Cost
-from minisyn.experiments import bayes
+from minisyn.experiments import bayes, kit
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(sizes=(784, 16, 10), rhos=[0.5, 2.0], epochs=1, batch_size=20, train_limit=200, test_limit=100,
@@ -132,6 +132,10 @@ def test_tiny_experiment_writes_finite_outputs_and_resumes(tmp_path, monkeypatch
             assert (tmp_path / f"{stem}.{ext}").stat().st_size > 0
     with np.load(next((tmp_path / "runs").glob("bbb_*.npz"))) as f:
         assert f["probs"].shape == (100, 10) and np.allclose(f["probs"].sum(-1), 1, atol=1e-5)
+        # --test-limit keeps the kit's random subset of the test set (the same in every command)
+        y_test = kit.prepare_data(train_limit=200, test_limit=100, seed=0).y_test
+        bbb_acc = float((f["probs"].argmax(-1) == y_test).mean())
+    assert res["predictive_rows"][0]["acc_bbb"] == bbb_acc
 
     # resume: nothing is retrained and the saved runs are untouched
     runs = sorted((tmp_path / "runs").iterdir())
@@ -148,6 +152,30 @@ def test_tiny_experiment_writes_finite_outputs_and_resumes(tmp_path, monkeypatch
     assert res2["sigma_rows"] == res["sigma_rows"]
     with pytest.raises(ValueError, match="other settings"):
         bayes.run_bayes(tmp_path, backend=be, plot=False, **dict(TINY, epochs=2))
+
+
+def _as_saved_before_the_kit(out):
+    """Rewrite the runs in ``out`` as minisyn saved them before the test subset became the kit's."""
+    for path in (out / "runs").glob("*.json"):
+        rec = json.loads(path.read_text())
+        del rec["settings"]["test_subset"]
+        path.write_text(json.dumps(rec))
+
+
+def test_runs_saved_before_the_kit_resume_unless_they_used_a_test_limit(tmp_path, monkeypatch):
+    be = Backend("numpy", "float32")
+    small = dict(TINY, sizes=(784, 4, 10), rhos=[0.5], train_limit=40, plot=False)
+    bayes.run_bayes(tmp_path / "all", backend=be, **dict(small, test_limit=None))
+    bayes.run_bayes(tmp_path / "first", backend=be, **dict(small, test_limit=20))
+    _as_saved_before_the_kit(tmp_path / "all")
+    _as_saved_before_the_kit(tmp_path / "first")
+    monkeypatch.setattr(bayes, "train_ee", lambda *a, **k: pytest.fail("retrained a saved run"))
+    monkeypatch.setattr(bayes, "train_bbb", lambda *a, **k: pytest.fail("retrained a saved run"))
+    # every test example, in order: the same data either way, so the runs resume
+    assert bayes.run_bayes(tmp_path / "all", backend=be, **dict(small, test_limit=None))["trained"] == 0
+    # the first N test examples then, a random N now: the saved predictions belong to other examples
+    with pytest.raises(ValueError, match="test_subset: saved 'first', now 'random'"):
+        bayes.run_bayes(tmp_path / "first", backend=be, **dict(small, test_limit=20))
 
 
 def test_experiment_runs_on_the_strict_backend(tmp_path):
@@ -177,6 +205,13 @@ def test_command_line(tmp_path, capsys):
     assert args.rho == [0.5] and args.prior_sigma == bayes.QUICK_SETTINGS["prior_sigma"]
     assert args.func(args) == 0
     assert "trained 2" in capsys.readouterr().out
+    for bad, message in ((["--epochs", "0"], "--epochs must be >= 1"), (["--test-limit", "0"], "--test-limit must"),
+                         (["--rho", "0,2"], "--rho values must be > 0"), (["--prior-sigma", "0"], "--prior-sigma")):
+        args = parser.parse_args(["bayes", "--out", str(tmp_path / "bad"), *bad])
+        with pytest.raises(kit.CLIError, match=message):
+            args.func(args)
+    with pytest.raises(SystemExit):                        # bayes compares on the test set: no validation split
+        parser.parse_args(["bayes", "--val-fraction", "0.1"])
 
 
 def test_demo_quick_form_runs(tmp_path, capsys):

@@ -59,6 +59,41 @@ def test_demo_refuses_to_overwrite_results_without_force(name, tmp_path, capsys)
     assert "--force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", list(OUTPUTS))
+def test_demo_help_prints_each_default_once(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        load_demo(name).main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert f"(default: runs/{name})" in text
+    assert "(default: %" not in text
+    for line in text.splitlines():
+        assert line.count("default") <= 1, line
+
+
+@pytest.mark.parametrize("name, option", [("fig1c_reliability_costs", "--mu"), ("fig4_two_synapses", "--rho"),
+                                          ("fig4_two_synapses", "--seed"), ("fig_linear_theory", "--c"),
+                                          ("fig_linear_theory", "--seed"), ("fig_bound", "--s")])
+def test_demo_refuses_a_bad_value_naming_the_option(name, option, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert load_demo(name).main(["--out", str(out), option, "-1"]) == 2
+    assert option in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_demo_options_take_fractions(tmp_path):
+    r = load_demo("fig4_two_synapses").main(["--out", str(tmp_path), "--rho", "2/3", "--c", "1/20"])
+    assert r == 0
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["rho"] == pytest.approx(2 / 3) and saved["c"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("name", list(OUTPUTS))
+def test_demo_uses_the_installed_kit_not_the_cli(name):
+    source = (DEMOS / f"{name}.py").read_text()
+    assert "minisyn.cli" not in source and "sys.path" not in source
+
+
 def test_linear_theory_fitted_slopes_match_minus_one_over_two_plus_rho():
     fits = load_demo("fig_linear_theory").fit_slopes()
     assert [f["rho"] for f in fits.values()] == pytest.approx([1 / 2, 2 / 3, 4 / 3, 2])

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from minisyn.backend import Backend
-from minisyn.experiments import energy_info
+from minisyn.experiments import energy_info, kit
 from minisyn.experiments.energy_info import energy_at_information, run_energy_info, train_models
-from minisyn.experiments.tradeoff import load_arrays
 
 TINY = dict(sizes=(784, 16, 16, 10), epochs=1, batch_size=100, train_limit=300, progress=False)
 
@@ -93,11 +92,25 @@ def test_runs_saved_with_l2_in_the_rule_gradient_are_not_resumed(sweep, tmp_path
         run_energy_info(old, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **TINY)
 
 
+def test_runs_saved_before_the_inputs_setting_resume_as_unit_inputs(sweep, tmp_path, monkeypatch):
+    out, first = sweep
+    old = tmp_path / "old"
+    (old / "runs").mkdir(parents=True)
+    for path in (out / "runs").glob("*.json"):
+        rec = json.loads(path.read_text())
+        del rec["settings"]["inputs"]
+        (old / "runs" / path.name).write_text(json.dumps(rec))
+    monkeypatch.setattr(energy_info, "train_models", lambda *a, **k: pytest.fail("retrained a saved run"))
+    again = run_energy_info(old, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **TINY)
+    assert again["trained"] == 0
+    assert [r["energy"] for r in again["records"]] == [r["energy"] for r in first["records"]]
+
+
 def test_l2_strength_never_raises_release_probabilities_by_itself():
     """With a huge L2 strength, l2 |m| >= g_lim almost everywhere. Had the L2
     gradient reached the rule, p would rise; the data gradient alone decides."""
     be = Backend("numpy", "float64")
-    x, y, xt, yt = load_arrays(be, train_limit=200)[:4]
+    x, y, xt, yt = kit.prepare_data(train_limit=200, backend=be).arrays()
     recs, net = train_models("plastic", be, x, y, xt, yt, l2s=[0.0, 5.0], sizes=(784, 8, 8, 10), epochs=1,
                              batch_size=100)
     # two steps: p = 0.25 -> 0.3025 -> 0.351 wherever |g| >= g_lim; with the
@@ -110,7 +123,7 @@ def test_l2_strength_never_raises_release_probabilities_by_itself():
 @pytest.mark.parametrize("backend_name", ["numpy", "strict"])
 def test_fixed_release_p_equal_the_given_mean_and_never_move(backend_name):
     be = Backend(backend_name, "float32")
-    data = load_arrays(be, train_limit=200)[:4]
+    data = kit.prepare_data(train_limit=200, backend=be).arrays()
     kw = dict(l2s=[1e-3, 1e-1], sizes=(784, 8, 8, 10), epochs=1, batch_size=100)
     plastic, pnet = train_models("plastic", be, *data, **kw)
     moved = np.concatenate([be.to_numpy(l.p).ravel() for l in pnet.synaptic])
@@ -126,7 +139,7 @@ def test_fixed_release_p_equal_the_given_mean_and_never_move(backend_name):
 
 def test_fixed_release_needs_one_p_per_l2():
     be = Backend("numpy", "float32")
-    data = load_arrays(be, train_limit=100)[:4]
+    data = kit.prepare_data(train_limit=100, backend=be).arrays()
     with pytest.raises(ValueError, match="fixed_p"):
         train_models("fixed", be, *data, l2s=[1e-3, 1e-2], sizes=(784, 4, 10), epochs=1, batch_size=100,
                      fixed_p=[0.5])
@@ -159,3 +172,12 @@ def test_command_line_runs_a_tiny_sweep(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "energy needed for I = 0.01 bits" in printed
     assert (tmp_path / "ei" / "fig1_energy_information.png").exists()
+
+
+def test_command_line_refuses_bad_values_naming_the_option(tmp_path):
+    parser = argparse.ArgumentParser()
+    energy_info.register(parser.add_subparsers(dest="command"))
+    for option in ("--n-l2", "--ensemble-size", "--epochs", "--batch-size", "--train-limit"):
+        args = parser.parse_args(["energy-info", option, "0", "--out", str(tmp_path / "ei")])
+        with pytest.raises(kit.CLIError, match=f"{option} must be >= 1"):
+            args.func(args)

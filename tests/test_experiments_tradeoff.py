@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from minisyn.backend import Backend
-from minisyn.experiments import importance, tradeoff
+from minisyn.experiments import importance, kit, tradeoff
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(sizes=(784, 16, 10), epochs=1, batch_size=20, train_limit=100, lr=5e-3, lam=1e-4,
@@ -77,10 +77,10 @@ def test_standardized_inputs_are_part_of_the_resume_key(tmp_path, monkeypatch):
     assert again["trained"] == 0
 
 
-def test_load_arrays_standardized_matches_unit_inputs_shifted_and_scaled():
+def test_standardized_data_are_unit_inputs_shifted_and_scaled():
     be = Backend("numpy", "float64")
-    x, y, xt, yt, _ = tradeoff.load_arrays(be, train_limit=200, seed=1)
-    xs, ys, xts, yts, _ = tradeoff.load_arrays(be, train_limit=200, seed=1, inputs="standardized")
+    x, y, xt, yt = kit.prepare_data(train_limit=200, seed=1, backend=be).arrays()
+    xs, ys, xts, yts = kit.prepare_data(train_limit=200, seed=1, inputs="standardized", backend=be).arrays()
     m, s = x.mean(), x.std()
     np.testing.assert_allclose(xs, (x - m) / s, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(xts, (xt - m) / s, rtol=1e-6, atol=1e-6)
@@ -115,7 +115,7 @@ def test_ensemble_member_equals_lone_network(tmp_path):
     from minisyn.train import evaluate, train
 
     be = Backend("numpy", "float64")
-    x, y, xt, yt, _ = tradeoff.load_arrays(be, train_limit=60, seed=3)
+    x, y, xt, yt = kit.prepare_data(train_limit=60, seed=3, backend=be).arrays()
     xt, yt = xt[:200], yt[:200]
     cs, rhos = [1e-2, 3.0], [0.5, 2.0]
     kw = dict(sizes=(784, 8, 10), epochs=1, batch_size=20, lr=1e-2, lam=1e-3, seed=3, eval_samples=3,
@@ -165,6 +165,82 @@ def test_importance_on_standardized_inputs_sees_every_pixel(tmp_path):
     assert res["correlations"][0]["fisher"]["n"] == int((layer["fisher"] > 0).sum())
     saved = json.loads((tmp_path / "importance.json").read_text())
     assert saved["settings"]["inputs"] == "standardized"
+
+
+def test_accumulate_importance_records_the_training_steps_it_continues():
+    """The accumulation is training (minisyn.train.train, same example order) with reads in
+    between: the cross-entropy gradient and input before the costs are added, Adam's learning
+    rate after each step. The same steps written out by hand give the same numbers, bit for bit."""
+    from minisyn.costs import L1Cost, PowerLawCost
+    from minisyn.losses import one_hot
+    from minisyn.network import MLP
+    from minisyn.optim import Adam
+
+    be = Backend("numpy", "float64")
+    x, y = kit.prepare_data(train_limit=70, seed=2, backend=be).arrays()[:2]
+    costs = [PowerLawCost(1e-2, 0.5), L1Cost(1e-4)]
+    nets = [MLP((784, 6, 10), "gaussian", be, seed=4, sigma_init=1e-2) for _ in range(2)]
+    opts = [Adam(net.params(), 1e-2, be) for net in nets]
+    stats = importance.accumulate_importance(nets[0], opts[0], x, y, epochs=2, batch_size=20, costs=costs, seed=3)
+
+    net, opt = nets[1], opts[1]
+    acc = [{k: 0.0 for k in ("g2", "absg", "x", "lr")} for _ in net.synaptic]
+    order_rng, steps = np.random.default_rng(3), 0
+    for _ in range(2):
+        order = order_rng.permutation(70)
+        for s in range(70 // 20):
+            idx = order[s * 20:(s + 1) * 20]
+            net.zero_grad()
+            net.objective(x[idx], one_hot(y[idx], 10, np, be.dtype), 70)
+            for layer, a in zip(net.synaptic, acc):
+                a["g2"] = a["g2"] + layer.mu.grad ** 2
+                a["absg"] = a["absg"] + np.abs(layer.mu.grad)
+                a["x"] = a["x"] + np.abs(layer.last_input).mean(axis=0)
+            net.add_costs(costs, 70, cached=True)
+            opt.step()
+            for layer, a in zip(net.synaptic, acc):
+                a["lr"] = a["lr"] + opt.effective_lr(layer.mu)
+            steps += 1
+    for got, layer, a in zip(stats, net.synaptic, acc):
+        n_in = layer.n_in
+        np.testing.assert_array_equal(got["mu"], layer.mu.value[:, :n_in])
+        np.testing.assert_array_equal(got["fisher"], (a["g2"] / steps)[:, :n_in])
+        np.testing.assert_array_equal(got["mean_abs_grad"], (a["absg"] / steps)[:, :n_in])
+        np.testing.assert_array_equal(got["adam_lr"], (a["lr"] / steps)[:, :n_in])
+        np.testing.assert_array_equal(got["input_rate"][0], (a["x"] / steps)[:n_in])
+
+
+def test_importance_command_refuses_bad_values_and_an_earlier_result(tmp_path):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    importance.register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "imp"
+    args = parser.parse_args(["importance", "--extra-epochs", "0", "--out", str(out)])
+    with pytest.raises(kit.CLIError, match="--extra-epochs must be >= 1"):
+        args.func(args)
+    out.mkdir()
+    (out / "importance.json").write_text("{}")
+    args = parser.parse_args(["importance", "--out", str(out), "--no-progress"])
+    with pytest.raises(kit.CLIError, match="importance.json already exists"):
+        args.func(args)
+
+
+def test_sweep_command_refuses_bad_values_naming_the_option(tmp_path):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    tradeoff.register(parser.add_subparsers(dest="command"))
+    for option, value in (("--workers", "0"), ("--n-c", "0"), ("--epochs", "0"), ("--train-limit", "0")):
+        args = parser.parse_args(["sweep", option, value, "--out", str(tmp_path / "s")])
+        with pytest.raises(kit.CLIError, match=f"{option} must be >= 1"):
+            args.func(args)
+    args = parser.parse_args(["sweep", "--sizes", "700,8,10", "--train-limit", "40", "--out", str(tmp_path / "s"),
+                              "--no-progress"])
+    with pytest.raises(kit.CLIError, match="--sizes starts with 700 inputs"):
+        args.func(args)
+    with pytest.raises(SystemExit):                    # the sweep measures on the test set: no validation split
+        parser.parse_args(["sweep", "--val-fraction", "0.1"])
 
 
 def test_cli_subcommands_registered(tmp_path):

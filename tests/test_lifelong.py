@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from minisyn.experiments import kit
 from minisyn.experiments import lifelong as L
+from minisyn.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(hidden=(16,), epochs=1, batch_size=20, fisher_samples=10, bgd_samples=2, eval_every=2)
@@ -19,8 +21,7 @@ TINY = dict(hidden=(16,), epochs=1, batch_size=20, fisher_samples=10, bgd_sample
 @pytest.fixture(scope="module")
 def data():
     """A few hundred embedded digits (all ten classes), host arrays."""
-    x, y, xt, yt, _ = L.load_data("embedded", train_limit=300, test_limit=150, seed=0)
-    return x, y, xt, yt
+    return kit.prepare_data("embedded", train_limit=300, test_limit=150, seed=0).arrays()
 
 
 # -- task builders ---------------------------------------------------------------------------
@@ -138,16 +139,16 @@ def test_resume_skips_finished_runs(data, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(L, "run_one", boom)
+    monkeypatch.setattr(L.run, "run_one", boom)
     again = L.run_lifelong(tmp_path, "split", ["sgd", "presynaptic"], [0, 1], data, progress=False, **kw)
     for m in first:
         assert [r["matrix"] for r in again[m]] == [r["matrix"] for r in first[m]]
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match="other settings"):
         L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, **dict(kw, lr=0.01))
     # a half-finished sweep: only the missing run is trained
     (tmp_path / "runs" / "split_sgd_seed1.json").unlink()
     calls = []
-    monkeypatch.setattr(L, "run_one", lambda *a, **k: calls.append(a[:3]) or dict(first["sgd"][1]))
+    monkeypatch.setattr(L.run, "run_one", lambda *a, **k: calls.append(a[:3]) or dict(first["sgd"][1]))
     L.run_lifelong(tmp_path, "split", ["sgd", "presynaptic"], [0, 1], data, progress=False, **kw)
     assert calls == [("split", "sgd", 1)]
 
@@ -157,18 +158,60 @@ def test_method_specific_settings_only_invalidate_their_methods(data, tmp_path, 
     a Bernoulli run saved under another eval_mode is refused; EWC/BGD settings touch only those."""
     kw = dict(TINY, lr=0.05)
     first = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0], data, progress=False, **kw)
-    monkeypatch.setattr(L, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    monkeypatch.setattr(L.run, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     again = L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False,
                            **dict(kw, eval_mode="predictive"))
     assert again["sgd"][0]["matrix"] == first["sgd"][0]["matrix"]
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match="other settings"):
         L.run_lifelong(tmp_path, "split", ["ghost"], [0], data, progress=False, **dict(kw, eval_mode="mean"))
     # baseline-only settings leave the other methods' runs valid
     again = L.run_lifelong(tmp_path, "split", ["sgd", "ghost"], [0], data, progress=False,
                            **dict(kw, ewc_lambda=5.0, bgd_eta=3.0, fisher_samples=7))
     assert again["ghost"][0]["matrix"] == first["ghost"][0]["matrix"]
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match="other settings"):
         L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, **dict(kw, epochs=2))
+
+
+def test_runs_saved_by_older_minisyn_resume(data, tmp_path, monkeypatch):
+    """Old records keep their settings under "config" and lack the data settings: they resume."""
+    kw = dict(TINY, lr=0.05)
+    first = L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, **kw)
+    path = tmp_path / "runs" / "split_sgd_seed0.json"
+    rec = json.loads(path.read_text())
+    old = {k: v for k, v in rec.items() if k not in ("settings", "key")}
+    old["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
+    path.write_text(json.dumps(old))
+    monkeypatch.setattr(L.run, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    data_settings = dict(dataset="embedded", train_limit=None, test_limit=None, subset_seed=None)
+    again = L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, data_settings=data_settings, **kw)
+    assert again["sgd"][0]["matrix"] == first["sgd"][0]["matrix"]
+    with pytest.raises(ValueError, match="other settings"):
+        L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, data_settings=data_settings,
+                       **dict(kw, batch_size=10))
+
+
+def test_data_settings_are_saved_and_checked(data, tmp_path):
+    kw = dict(TINY, lr=0.05)
+    ds = dict(dataset="embedded", train_limit=300, test_limit=150, subset_seed=0)
+    L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, data_settings=ds, **kw)
+    saved = json.loads((tmp_path / "runs" / "split_sgd_seed0.json").read_text())["settings"]
+    assert saved["train_limit"] == 300 and saved["dataset"] == "embedded" and saved["lr"] == 0.05
+    with pytest.raises(ValueError, match="train_limit"):
+        L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False,
+                       data_settings=dict(ds, train_limit=200), **kw)
+
+
+def test_run_one_trains_through_fit_and_raises_training_diverged(data, monkeypatch):
+    """The one training loop (minisyn.train.fit) runs each run; a diverging loss is TrainingDiverged."""
+    from minisyn import train
+
+    calls = []
+    monkeypatch.setattr(L.run, "fit", lambda *a, **k: calls.append(k) or train.fit(*a, **k))
+    r = L.run_one("split", "sgd", 0, *data, lr=0.05, backend="numpy", **TINY)
+    assert len(calls) == 1 and calls[0]["epochs"] == 1 and calls[0]["check_every"] == TINY["eval_every"]
+    assert calls[0]["steps_per_epoch"] == r["steps"]
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="sgd, seed 0: the loss became non-finite"):
+        L.run_one("split", "sgd", 0, *data, backend="numpy", **dict(TINY, lr=1e8))
 
 
 def test_predictive_eval_averages_release_samples(data):
@@ -179,7 +222,7 @@ def test_predictive_eval_averages_release_samples(data):
     be = get_backend("numpy")
     x, y, xt, yt = data
     tasks = L.build_tasks("split", y, yt, x.shape[1], seed=0)
-    td = L._DeviceTasks(be, x, xt, tasks)
+    td = L.DeviceTasks(be, x, xt, tasks)
     net, _, _ = L.make_method("presynaptic", [x.shape[1], 16, 2], be, 0, 0.1)
     counted = []
     orig = net.forward
@@ -229,10 +272,30 @@ def test_cli_defaults_and_errors(tmp_path):
     assert paper["hidden"] == [200, 200] and paper["epochs"] == 10 and paper["batch_size"] == 100
     assert paper["lr"] == 1e-2 and paper["n_tasks"] == 10
     assert L.settings_from_args(_parse(["--paper"]))["lr"] == 1e-3
-    from minisyn.cli import CLIError
-
-    with pytest.raises(CLIError, match="unknown method"):
+    with pytest.raises(kit.CLIError, match="unknown method"):
         L.run_cli(_parse(["--methods", "sgd,adam", "--out", str(tmp_path)]))
+
+
+@pytest.mark.parametrize("option", ["--epochs-per-task", "--batch-size", "--n-tasks", "--fisher-samples",
+                                    "--bgd-samples", "--n-seeds", "--eval-every", "--sizes"])
+def test_cli_refuses_zero_naming_the_option(option, tmp_path):
+    """An explicit 0 is not replaced by the default: it is an error that names the option."""
+    with pytest.raises(kit.CLIError, match=f"{option} must be >= 1, got 0"):
+        L.run_cli(_parse([option, "0", "--out", str(tmp_path)]))
+
+
+def test_cli_diverging_run_is_a_user_error(tmp_path):
+    with np.errstate(all="ignore"), pytest.raises(kit.CLIError, match="non-finite.*lower --lr"):
+        L.run_cli(_parse([*TINY_ARGS, "--methods", "sgd", "--n-seeds", "1", "--lr", "1e8", "--out", str(tmp_path)]))
+
+
+def test_help_prints_each_default_once():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    text = L.register(sub).format_help()
+    assert "(default: None)" not in text and "--test-limit" in text and "--val-fraction" not in text
+    for line in text.split("\n  -"):
+        assert line.count("default") <= 1, line
 
 
 def _load_demo(name):
@@ -261,7 +324,7 @@ def test_demo_quick_tiny(name, methods, tmp_path, capsys):
 def test_demo_full_uses_paper_settings_and_authors_evaluation(monkeypatch):
     demo = _load_demo("fig4_lifelong")
     seen = {}
-    monkeypatch.setattr(demo.lifelong, "run_cli", lambda a: seen.update(vars(a)) or 0)
+    monkeypatch.setattr(L.command, "run_cli", lambda a: seen.update(vars(a)) or 0)
     assert demo.main(["--full", "--data-dir", "somewhere"]) == 0
     assert seen["paper"] and seen["n_seeds"] == 5 and seen["dataset"] == "mnist"
     assert seen["eval_mode"] == "predictive"

@@ -2,6 +2,7 @@
 writes finite results, and a perceptron memorises a small task."""
 from __future__ import annotations
 
+import argparse
 import csv
 import importlib.util
 import json
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisyn.backend import Backend
+from minisyn.experiments import kit, lifelong, perceptron
 from minisyn.experiments.perceptron import (LIFELONG_RULE, make_tasks, patterns_for_load, task_accuracy,
                                             train_lifelong)
 from minisyn.network import Perceptron
@@ -101,3 +103,70 @@ def test_patterns_for_load_inverts_the_load_definition():
     assert patterns_for_load(0.25, 1000, 5) == 100      # the paper's setting: 500 patterns, capacity 2000
     assert patterns_for_load(1.0, 1000, 5) == 400
     assert patterns_for_load(1e-6, 1000, 5) == 5
+
+
+def test_lifelong_rule_is_shared_and_its_p_min_is_the_perceptrons_p_init():
+    """One LIFELONG_RULE (the lifelong experiment's); its p_min 0.25 equals the perceptron's p_init,
+    which the perceptron takes as p_min when none is given: the results are the same either way."""
+    assert perceptron.LIFELONG_RULE is lifelong.LIFELONG_RULE and LIFELONG_RULE["p_min"] == 0.25
+    without = {k: v for k, v in LIFELONG_RULE.items() if k != "p_min"}
+    kw = dict(n_inputs=40, n_tasks=3, n_patterns=20, passes=3, seed=2, backend=Backend("numpy", "float64"))
+    a, b = train_lifelong(rule_kwargs=without, **kw), train_lifelong(**kw)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    perceptron.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["perceptron", *argv])
+
+
+SMALL = ["--n-inputs", "40", "--n-tasks", "3", "--n-patterns", "10", "--passes", "3", "--n-seeds", "2",
+         "--loads", "1/4,0.5"]
+
+
+def test_command_defaults_are_the_demos_quick_mode():
+    args = _parse([])
+    assert (args.n_inputs, args.n_tasks, args.n_patterns, args.passes, args.group) == (1000, 5, 100, 25, 5)
+    assert args.loads == list(perceptron.QUICK_LOADS) and args.n_seeds == 5 and args.seeds is None
+    assert args.func is perceptron.run_cli and args.out is None
+
+
+def test_command_writes_json_csv_and_figure(tmp_path, capsys):
+    out = tmp_path / "perceptron"
+    assert perceptron.run_cli(_parse([*SMALL, "--out", str(out)])) == 0
+    for name in ("fig5bc_perceptron.png", "fig5bc_perceptron.pdf", "results.json", "first_task.csv",
+                 "final_accuracy.csv", "load_sweep.csv"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and results["loads"] == [0.25, 0.5]
+    assert results["protocol"] == dict(n_inputs=40, n_tasks=3, n_patterns=10, passes=3, group=5)
+    assert np.array(results["per_seed"]["stochastic"]["matrix"]).shape == (2, 3, 3)
+    lines = {name: (out / name).read_text().splitlines() for name in ("first_task.csv", "final_accuracy.csv",
+                                                                        "load_sweep.csv")}
+    assert [len(v) - 1 for v in lines.values()] == [9, 3, 2]
+    assert "first-task accuracy at the end of task 3" in capsys.readouterr().out
+    with pytest.raises(kit.CLIError, match="already exists"):
+        perceptron.run_cli(_parse([*SMALL, "--out", str(out)]))
+    assert perceptron.run_cli(_parse([*SMALL, "--out", str(out), "--force", "--seeds", "3"])) == 0
+    assert json.loads((out / "results.json").read_text())["seeds"] == [3]
+
+
+@pytest.mark.parametrize("argv,message", [(["--passes", "0"], "--passes must be >= 1, got 0"),
+                                          (["--n-seeds", "0"], "--n-seeds must be >= 1, got 0"),
+                                          (["--n-inputs", "0"], "--n-inputs must be >= 1, got 0"),
+                                          (["--n-patterns", "12"], "--n-patterns .* multiple of --group"),
+                                          (["--loads", "0,1"], "--loads must be positive")])
+def test_command_refuses_bad_values_naming_the_option(argv, message, tmp_path):
+    with pytest.raises(kit.CLIError, match=message):
+        perceptron.run_cli(_parse([*argv, "--out", str(tmp_path)]))
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_demo_and_command_give_the_same_numbers(tmp_path):
+    demo = load_demo()
+    assert demo.main(["--out", str(tmp_path / "demo"), "--seeds", "2", "--n-inputs", "60"]) == 0
+    assert perceptron.run_cli(_parse(["--n-seeds", "2", "--n-inputs", "60", "--out", str(tmp_path / "cli")])) == 0
+    a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("demo", "cli"))
+    assert a["per_seed"] == b["per_seed"] and a["load_sweep"] == b["load_sweep"]

@@ -30,7 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from minisyn.output import pyplot, save_csv, save_figure
+from minisyn.analysis import empirical_fisher, energy_per_synapse, lesion_curve, neuron_sparsity, spearman
+from minisyn.experiments import kit
+from minisyn.experiments.energy_info import ENERGY_RULE
+from minisyn.network import MLP
+from minisyn.output import pyplot, save_csv, save_figure, save_json, save_npz
+from minisyn.rules import PresynapticRule
+from minisyn.train import accuracy, train
 
 __all__ = ["QUICK_SETTINGS", "PAPER_SETTINGS", "LESION_FRACTIONS", "train_plastic", "load_network",
            "sizes_from_state", "run_analyses", "binned", "register"]
@@ -51,11 +57,6 @@ def train_plastic(backend, x, y, *, sizes=(784, 200, 200, 10), epochs=10, batch_
     in :mod:`minisyn.experiments.energy_info`), applied as weight decay so that
     ``p`` follows the data gradient alone. Returns ``(net, history)``.
     """
-    from minisyn.experiments.energy_info import ENERGY_RULE
-    from minisyn.network import MLP
-    from minisyn.rules import PresynapticRule
-    from minisyn.train import train
-
     net = MLP(sizes, "bernoulli", backend, seed=seed, p_init=ENERGY_RULE["p_min"])
     rule = PresynapticRule(net.synaptic, lr, backend, weight_decay=l2, **ENERGY_RULE)
     history = train(net, rule, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -83,8 +84,6 @@ def sizes_from_state(state):
 
 def load_network(path, backend):
     """An MLP of Bernoulli synapses from a ``params.npz`` of ``minisyn train``."""
-    from minisyn.network import MLP
-
     with np.load(path) as f:
         state = {k: f[k] for k in f.files}
     sizes, bias = sizes_from_state(state)
@@ -137,10 +136,6 @@ def run_analyses(net, x_test, y_test, x_fisher, y_fisher, out, *, fractions=LESI
     -------
     dict of the results (host numbers and arrays) and the figure paths.
     """
-    from minisyn.analysis import empirical_fisher, energy_per_synapse, lesion_curve, neuron_sparsity, spearman
-    from minisyn.cli import save_json
-    from minisyn.train import accuracy
-
     if net.synapse != "bernoulli":
         raise ValueError("the analyses of §B4 need a network of Bernoulli synapses")
     if int(lesion_seeds) < 1:
@@ -329,11 +324,9 @@ def summary_lines(res):
 
 # -- the command line -------------------------------------------------------------
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options
-
     q = QUICK_SETTINGS
     p = sub.add_parser(
-        "analyse", formatter_class=_Formatter,
+        "analyse", formatter_class=kit.Formatter,
         help="release-probability, lesion, energy, Fisher and sparsity analyses (Figs. 2, 3, §B4)",
         description="Analyse a network of plastic Bernoulli synapses (MODEL.md §B4): histogram of p, "
                     "lesion curves (lowest p first vs random order), energy per synapse vs p, empirical "
@@ -347,7 +340,7 @@ def register(sub):
                "  minisyn analyse --dataset mnist --data-dir DIR --epochs 50 --fisher-examples 10000\n")
     g = p.add_argument_group("network (ignored with --params)")
     g.add_argument("--params", default=None, help="params.npz of a trained Bernoulli network")
-    g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
+    g.add_argument("--sizes", type=kit.sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--epochs", type=int, default=q["epochs"], help="training epochs (paper: 50)")
     g.add_argument("--batch-size", type=int, default=q["batch_size"], help="minibatch size")
     g.add_argument("--lr", type=float, default=q["lr"], help="learning rate of m")
@@ -362,47 +355,42 @@ def register(sub):
     g.add_argument("--fisher-mode", choices=("mean", "sample"), default="mean",
                    help="Fisher gradients at the mean weights, or through a release sample per example")
     g.add_argument("--n-shuffles", type=int, default=100, help="shuffles of the sparsity baseline")
-    add_data_options(p)
-    add_run_options(p)
+    kit.add_data_options(p)
+    kit.add_run_options(p, default_out="runs/analyse-{stamp}")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.cli import CLIError, backend_from_args, prepare_out_dir, save_npz
-    from minisyn.experiments.tradeoff import load_arrays
-
-    if args.val_fraction:
-        raise CLIError("--val-fraction is not used by analyse")
-    if args.fisher_examples < 1 or args.lesion_seeds < 1 or args.epochs < 1:
-        raise CLIError("--fisher-examples, --lesion-seeds and --epochs must be >= 1")
+    for name in ("epochs", "batch_size", "lesion_seeds", "fisher_examples", "n_shuffles"):
+        kit.at_least(f"--{name.replace('_', '-')}", getattr(args, name))
     if not 0 < args.p_imp <= 1:
-        raise CLIError(f"--p-imp must lie in (0, 1], got {args.p_imp}")
-    backend = backend_from_args(args)
-    x, y, xt, yt, ds = load_arrays(backend, args.dataset, args.data_dir, not args.no_download, args.train_limit,
-                                   args.seed)
-    extra = {"dataset": args.dataset, "data_source": str(ds.source), "backend": backend.name,
+        raise kit.CLIError(f"--p-imp must lie in (0, 1], got {args.p_imp}")
+    backend = kit.backend_from_args(args)
+    data = kit.data_from_args(args, backend)
+    x, y, xt, yt = data.arrays()
+    extra = {"dataset": args.dataset, "data_source": data.source, "backend": backend.name,
              "dtype": backend.dtype.name}
     if args.params:
         if not Path(args.params).exists():
-            raise CLIError(f"--params {args.params} does not exist")
+            raise kit.CLIError(f"--params {args.params} does not exist")
         net = load_network(args.params, backend)
-        if net.sizes[0] != x.shape[1]:
-            raise CLIError(f"the network takes {net.sizes[0]} inputs but {args.dataset} has {x.shape[1]} features")
-        out = prepare_out_dir(args.out, args.force, kind="analyse")
+        if net.sizes[0] != data.n_features:
+            raise kit.CLIError(f"the network takes {net.sizes[0]} inputs but {args.dataset} has "
+                               f"{data.n_features} features")
+        out = kit.prepare_out_dir(kit.out_dir(args), args.force)
         extra.update(params=str(args.params), sizes=net.sizes)
     else:
-        if args.sizes[0] != x.shape[1]:
-            raise CLIError(f"--sizes starts with {args.sizes[0]} inputs but {args.dataset} has {x.shape[1]} features")
-        out = prepare_out_dir(args.out, args.force, kind="analyse")
+        data.check(args.sizes, args.batch_size)
+        out = kit.prepare_out_dir(kit.out_dir(args), args.force)
         print(f"minisyn analyse: training a plastic Bernoulli {'-'.join(map(str, args.sizes))} network on "
-              f"{args.dataset} ({x.shape[0]} examples), {args.epochs} epochs", file=sys.stderr)
+              f"{args.dataset} ({data.n_train} examples), {args.epochs} epochs", file=sys.stderr)
         net, history = train_plastic(backend, x, y, sizes=args.sizes, epochs=args.epochs,
                                      batch_size=args.batch_size, lr=args.lr, l2=args.l2, seed=args.seed,
                                      progress=not args.no_progress)
         save_npz(out / "params.npz", net.state())
         extra.update(sizes=args.sizes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
                      seed=args.seed, history=history)
-    nf = min(args.fisher_examples, x.shape[0])
+    nf = min(args.fisher_examples, data.n_train)
     res = run_analyses(net, xt, yt, x[:nf], y[:nf], out, lesion_seeds=args.lesion_seeds,
                        lesion_mode=args.lesion_mode, fisher_mode=args.fisher_mode, p_imp=args.p_imp,
                        n_shuffles=args.n_shuffles, seed=args.seed, extra=extra)
@@ -411,9 +399,3 @@ def run_cli(args):
         print(line)
     print(f"results in {out}/ (analyses.json, *.csv, fig2_analyses.png/pdf, fig3_sparsity.png/pdf)")
     return 0
-
-
-def save_json(path, obj):
-    from minisyn.cli import save_json as _save
-
-    _save(path, obj)

@@ -28,27 +28,31 @@ the predictive entropies, NLL and accuracy.
 
 Every finished network is saved as ``<out>/runs/<key>.json`` plus
 ``<key>.npz`` (per-layer ``mu``, ``sigma`` and the test predictive
-probabilities); running the same command again skips networks already saved.
+probabilities) by :class:`~minisyn.experiments.kit.RunStore`; running the same
+command again skips networks already saved. ``--test-limit N`` evaluates on the
+kit's random subset of N test examples (:func:`minisyn.experiments.kit.subset`).
 ``minisyn bayes`` and ``demos/fig7_bayes.py`` call :func:`run_bayes`.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from minisyn.output import no_minor_labels, pyplot, save_figure
+from minisyn.backend import get_backend
+from minisyn.costs import GaussianPriorKL, L1Cost, PowerLawCost, sigma_bar
+from minisyn.experiments import kit
+from minisyn.experiments.tradeoff import RHOS
+from minisyn.network import MLP
+from minisyn.optim import Adam
+from minisyn.output import no_minor_labels, pyplot, save_csv, save_figure, save_json
+from minisyn.train import TrainingDiverged, evaluate, train
 
 __all__ = ["QUICK_SETTINGS", "FULL_SETTINGS", "ee_key", "bbb_key", "train_ee", "train_bbb", "predictive",
            "active_masks", "compare_sigmas", "compare_predictive", "run_bayes", "plot_sigmas", "plot_slopes",
            "plot_predictive", "register"]
-
-RHOS = (0.5, 2.0 / 3.0, 4.0 / 3.0, 2.0)
 
 # Quick: the embedded digits (5,000 train / 1,000 test), 3 epochs; sigma must be able to
 # move in 750 Adam steps, hence lr = 1e-2 and sigma_init = 1e-2 (Adam moves phi by ~lr a step).
@@ -89,9 +93,6 @@ def _arrays(net, probs, k=None):
 
 
 def _fit(net, costs, x, y, *, epochs, batch_size, lr, seed, progress):
-    from minisyn.optim import Adam
-    from minisyn.train import TrainingDiverged, train
-
     opt = Adam(net.params(), lr, net.be)
     t0 = time.perf_counter()
     try:
@@ -104,9 +105,6 @@ def _fit(net, costs, x, y, *, epochs, batch_size, lr, seed, progress):
 
 
 def _summary(net, k, history, status, seconds, x_test, y_test, eval_samples):
-    from minisyn.costs import sigma_bar
-    from minisyn.train import evaluate
-
     test = evaluate(net, x_test, y_test, samples=eval_samples)
     sbar = np.atleast_1d(net.be.to_numpy(sigma_bar(net.sigmas(), net.be)))
     j = 0 if k is None else k
@@ -123,9 +121,6 @@ def train_ee(backend, x, y, x_test, y_test, *, rhos, c, lam, sizes, epochs, batc
 
     Returns a list of ``(record, arrays)``, one per rho.
     """
-    from minisyn.costs import L1Cost, PowerLawCost
-    from minisyn.network import MLP
-
     K = len(rhos)
     net = MLP(sizes, "gaussian", backend, seed=[seed] * K, ensemble=K, sigma_init=sigma_init)
     costs = [PowerLawCost(np.full(K, float(c)), np.asarray(rhos, float)), L1Cost(lam)]
@@ -144,9 +139,6 @@ def train_ee(backend, x, y, x_test, y_test, *, rhos, c, lam, sizes, epochs, batc
 def train_bbb(backend, x, y, x_test, y_test, *, prior_sigma, sizes, epochs, batch_size, lr, sigma_init, seed=0,
               eval_samples=10, progress=False):
     """Train the Bayes-by-backprop network; returns ``(record, arrays)``."""
-    from minisyn.costs import GaussianPriorKL
-    from minisyn.network import MLP
-
     net = MLP(sizes, "gaussian", backend, seed=seed, sigma_init=sigma_init)
     kl = GaussianPriorKL(prior_sigma)
     status, history, seconds = _fit(net, kl.costs(), x, y, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -227,31 +219,22 @@ def compare_predictive(ee_probs, bbb_probs, y, rho):
 
 
 # -- the driver --------------------------------------------------------------------------
+# Runs saved before minisyn took the kit's subset rule evaluated on the *first* N test examples;
+# their test predictive probabilities belong to other examples, so such runs are refused (a run
+# without --test-limit saw every test example in order either way and resumes).
+OLD_RUN_DEFAULTS = {"test_subset": "first"}
+
+
 def _settings(sizes, epochs, batch_size, lr, sigma_init, dataset, train_limit, test_limit, backend, eval_samples):
     return {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
             "lr": float(lr), "sigma_init": float(sigma_init), "dataset": dataset, "train_limit": train_limit,
-            "test_limit": test_limit, "dtype": backend.dtype.name, "eval_samples": int(eval_samples)}
+            "test_limit": test_limit, "test_subset": "random", "dtype": backend.dtype.name,
+            "eval_samples": int(eval_samples)}
 
 
-def _load_run(runs_dir, key, settings, force):
-    """The saved ``(record, arrays)`` of a run, or None if it must be trained."""
-    path = runs_dir / f"{key}.json"
-    if force or not path.exists() or not (runs_dir / f"{key}.npz").exists():
-        return None
-    rec = json.loads(path.read_text())
-    if rec.get("settings") != settings:
-        raise ValueError(f"{path} was trained with other settings ({rec.get('settings')}); "
-                         "use another output folder, or force to retrain")
-    with np.load(runs_dir / f"{key}.npz") as f:
-        return rec, {k: f[k] for k in f.files}
-
-
-def _save_run(runs_dir, rec, arrays, settings):
-    from minisyn.cli import save_json, save_npz
-
-    rec["settings"] = settings
-    save_npz(runs_dir / f"{rec['key']}.npz", arrays)        # arrays first: a JSON means a complete run
-    save_json(runs_dir / f"{rec['key']}.json", rec)
+def _save_rows(path, rows):
+    """A list of dicts with the same keys as a CSV table (one line per dict)."""
+    save_csv(path, list(rows[0]), [list(r.values()) for r in rows])
 
 
 def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma=0.1, sizes=(784, 100, 100, 10),
@@ -260,13 +243,12 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
               progress=True, plot=True, log=print):
     """Train (or resume) the EE networks and the BBB network into ``out``; compare them.
 
+    The data come from :func:`minisyn.experiments.kit.prepare_data` (``train_limit`` and
+    ``test_limit`` keep the kit's seeded random subsets).
+
     Returns a dict with ``'sigma_rows'`` (the Fig. 7 statistics), ``'predictive_rows'``
     (Appendix 4 Fig. 1 summaries), ``'records'``, ``'trained'``, ``'skipped'`` and ``'figures'``.
     """
-    from minisyn.backend import get_backend
-    from minisyn.cli import save_json
-    from minisyn.experiments.tradeoff import load_arrays
-
     be = get_backend(backend)
     rhos = [float(r) for r in rhos]
     if not rhos or min(rhos) <= 0:
@@ -276,25 +258,25 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
     if int(epochs) < 1 or int(batch_size) < 1 or int(eval_samples) < 1:
         raise ValueError("epochs, batch_size and eval_samples must be >= 1")
     out = Path(out)
-    runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    store = kit.RunStore(out, force, defaults=OLD_RUN_DEFAULTS)
     settings = _settings(sizes, epochs, batch_size, lr, sigma_init, dataset, train_limit, test_limit, be,
                          eval_samples)
+    unused = ("test_subset",) if test_limit is None else ()
 
     done = {}
     bkey = bbb_key(float(prior_sigma), seed)
     ekeys = {rho: ee_key(rho, float(c), seed) for rho in rhos}
     for key in [bkey, *ekeys.values()]:
-        got = _load_run(runs_dir, key, settings, force)
+        got = store.load(key, settings, arrays=True, ignore=unused)
         if got is not None:
             done[key] = got
     todo_rhos = [rho for rho in rhos if ekeys[rho] not in done]
     need_bbb = bkey not in done
-    log(f"bayes: {1 + len(rhos)} networks ({len(done)} already saved in {runs_dir}, "
+    log(f"bayes: {1 + len(rhos)} networks ({len(done)} already saved in {store.dir}, "
         f"{int(need_bbb) + len(todo_rhos)} to train)")
-    x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed)
-    if test_limit is not None:
-        xt, yt = xt[:int(test_limit)], yt[:int(test_limit)]
+    data = kit.prepare_data(dataset, data_dir=data_dir, download=download, train_limit=train_limit,
+                            test_limit=test_limit, seed=seed, backend=be)
+    x, y, xt, yt = data.arrays()
     y_test_host = be.to_numpy(yt)
     trained = 0
     if need_bbb or todo_rhos:
@@ -306,15 +288,13 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
                   eval_samples=eval_samples, progress=progress)
     if need_bbb:
         rec, arrays = train_bbb(be, x, y, xt, yt, prior_sigma=prior_sigma, **common)
-        _save_run(runs_dir, rec, arrays, settings)
-        done[bkey] = (rec, arrays)
+        done[bkey] = (store.save(bkey, rec, settings, arrays), arrays)
         trained += 1
         log(f"bayes: trained BBB (s_p = {prior_sigma:g}): accuracy {rec['test_accuracy']['sampled']:.4f}, "
             f"sigma_bar {rec['sigma_bar']:.4g} ({rec['train_seconds']:.1f} s)")
     if todo_rhos:
         for rec, arrays in train_ee(be, x, y, xt, yt, rhos=todo_rhos, c=c, lam=lam, **common):
-            _save_run(runs_dir, rec, arrays, settings)
-            done[rec["key"]] = (rec, arrays)
+            done[rec["key"]] = (store.save(rec["key"], rec, settings, arrays), arrays)
             trained += 1
         log(f"bayes: trained {len(todo_rhos)} energy-efficient networks ({rec['train_seconds']:.1f} s)")
 
@@ -325,8 +305,8 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
         erec, earr = done[ekeys[rho]]
         sigma_rows += compare_sigmas(earr, barr, rho, masks)
         pred_rows.append(compare_predictive(earr["probs"], barr["probs"], y_test_host, rho))
-    _write_csv(out / "bayes_sigmas.csv", sigma_rows)
-    _write_csv(out / "bayes_predictive.csv", pred_rows)
+    _save_rows(out / "bayes_sigmas.csv", sigma_rows)
+    _save_rows(out / "bayes_predictive.csv", pred_rows)
     records = [brec] + [done[ekeys[r]][0] for r in rhos]
     summary = {"settings": settings, "rhos": rhos, "c": float(c), "lambda": float(lam),
                "prior_sigma": float(prior_sigma), "seed": int(seed), "backend": be.name,
@@ -344,25 +324,7 @@ def run_bayes(out, *, rhos=QUICK_SETTINGS["rhos"], c=1e-2, lam=1e-4, prior_sigma
             "skipped": 1 + len(rhos) - trained, "figures": figures, "summary": summary}
 
 
-def _write_csv(path, rows):
-    from minisyn.cli import atomic_write
-
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in r.items()})
-    atomic_write(path, buf.getvalue())
-
-
 # -- figures -------------------------------------------------------------------------------
-def _rho_label(rho):
-    from minisyn.experiments.tradeoff import rho_label
-
-    return rho_label(rho)
-
-
 def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
     """Fig. 7a: log-log scatter of sigma_EE against sigma_post, rows = layers, columns = rho
     (the synapses of ``masks``)."""
@@ -385,7 +347,7 @@ def plot_sigmas(ee_arrays, bbb, rows, out, masks=None, max_points=4000, seed=0):
                 xs = np.geomspace(sp.min(), sp.max(), 20)
                 ax.loglog(xs, np.exp(row["intercept"]) * xs ** row["slope"], "k-", lw=1)
             no_minor_labels(ax)
-            ax.set_title(rf"$\rho$={_rho_label(rho)}, layer {i + 1}: r={row['pearson_log']:.2f}, "
+            ax.set_title(rf"$\rho$={kit.rho_label(rho)}, layer {i + 1}: r={row['pearson_log']:.2f}, "
                          f"slope={row['slope']:.2f}", fontsize=7)
             if i == n_layers - 1:
                 ax.set_xlabel(r"BBB posterior $\sigma_{post}$")
@@ -434,7 +396,7 @@ def plot_predictive(ee_arrays, bbb, y, rows, out):
         ax.plot([0, 1], [0, 1], color="0.6", lw=0.8)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(rf"$\rho$={_rho_label(rho)}: r={row['pearson_p_true']:.2f}", fontsize=8)
+        ax.set_title(rf"$\rho$={kit.rho_label(rho)}: r={row['pearson_p_true']:.2f}", fontsize=8)
         ax.set_xlabel("BBB p(true class)")
         if j == 0:
             ax.set_ylabel("energy-efficient p(true class)")
@@ -453,21 +415,18 @@ def plot_predictive(ee_arrays, bbb, y, rows, out):
 def print_table(result, file=None):
     print(f"{'rho':>5s} {'layer':>5s} {'r(log)':>7s} {'slope':>6s} {'2/(2+rho)':>9s}", file=file)
     for r in result["sigma_rows"]:
-        print(f"{_rho_label(r['rho']):>5s} {r['layer']:>5s} {r['pearson_log']:7.3f} {r['slope']:6.3f} "
+        print(f"{kit.rho_label(r['rho']):>5s} {r['layer']:>5s} {r['pearson_log']:7.3f} {r['slope']:6.3f} "
               f"{r['predicted_slope']:9.3f}", file=file)
     print(f"{'rho':>5s} {'acc_EE':>7s} {'acc_BBB':>7s} {'NLL_EE':>7s} {'NLL_BBB':>7s} {'r(p_true)':>9s}", file=file)
     for r in result["predictive_rows"]:
-        print(f"{_rho_label(r['rho']):>5s} {r['acc_ee']:7.4f} {r['acc_bbb']:7.4f} {r['nll_ee']:7.4f} "
+        print(f"{kit.rho_label(r['rho']):>5s} {r['acc_ee']:7.4f} {r['acc_bbb']:7.4f} {r['nll_ee']:7.4f} "
               f"{r['nll_bbb']:7.4f} {r['pearson_p_true']:9.3f}", file=file)
 
 
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_run_options, mark_resumable
-    from minisyn.experiments.tradeoff import _floats
-
     q = QUICK_SETTINGS
     p = sub.add_parser(
-        "bayes", formatter_class=_Formatter,
+        "bayes", formatter_class=kit.Formatter,
         help="energy-efficient synapses against Bayes by backprop (Fig. 7, Appendix 4 Fig. 1)",
         description="Train energy-efficient Gaussian-synapse networks (one per rho; cost c sum sigma^-rho + "
                     "lambda |mu|_1) and a Bayes-by-backprop network (ELBO with a Gaussian prior N(0, s_p^2), "
@@ -480,13 +439,13 @@ def register(sub):
                "  minisyn bayes                                   # quick: embedded data, 3 epochs\n"
                "  minisyn bayes --dataset mnist --data-dir DIR --epochs 50 --lr 5e-4 --sigma-init 1e-4\n")
     g = p.add_argument_group("bayes")
-    g.add_argument("--rho", type=_floats, default=list(q["rhos"]),
+    g.add_argument("--rho", type=kit.floats, default=list(q["rhos"]),
                    help="reliability-cost exponents, comma separated (fractions allowed)")
     g.add_argument("--c", type=float, default=q["c"], help="reliability cost weight c of the EE networks")
     g.add_argument("--lambda", dest="lam", type=float, default=q["lam"], help="L1 weight of the EE networks")
     g.add_argument("--prior-sigma", type=float, default=q["prior_sigma"], help="BBB prior standard deviation s_p")
     g = p.add_argument_group("network and training")
-    g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
+    g.add_argument("--sizes", type=kit.sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--epochs", type=int, default=q["epochs"], help="epochs per network (paper: 50)")
     g.add_argument("--batch-size", type=int, default=q["batch_size"], help="minibatch size")
     g.add_argument("--lr", type=float, default=q["lr"], help="Adam learning rate (paper: 5e-4)")
@@ -495,20 +454,27 @@ def register(sub):
                         "--lr per step, so short runs need a larger --lr or --sigma-init for sigma to move")
     g.add_argument("--eval-samples", type=int, default=q["eval_samples"],
                    help="weight samples S averaged in the predictive distributions")
-    g.add_argument("--test-limit", type=int, default=None, help="use only the first N test examples")
-    add_data_options(p)
-    add_run_options(p)
-    mark_resumable(p, "runs/bayes")
+    kit.add_data_options(p, test_limit=True)
+    kit.add_run_options(p, default_out="runs/bayes", resumable=True,
+                        force_help="retrain networks already saved in --out")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.cli import CLIError, backend_from_args
-
-    if args.val_fraction:
-        raise CLIError("--val-fraction is not used by bayes (networks are compared on the test set)")
-    backend = backend_from_args(args)
-    out = Path(args.out or "runs/bayes")
+    if min(args.rho) <= 0:
+        raise kit.CLIError(f"--rho values must be > 0, got {args.rho}")
+    for name in ("prior_sigma", "sigma_init"):
+        if not getattr(args, name) > 0:
+            raise kit.CLIError(f"--{name.replace('_', '-')} must be > 0, got {getattr(args, name)}")
+    kit.at_least("--c", args.c, 0)
+    kit.at_least("--lambda", args.lam, 0)
+    for name in ("epochs", "batch_size", "eval_samples"):
+        kit.at_least(f"--{name.replace('_', '-')}", getattr(args, name))
+    for name in ("train_limit", "test_limit"):
+        if getattr(args, name) is not None:
+            kit.at_least(f"--{name.replace('_', '-')}", getattr(args, name))
+    backend = kit.backend_from_args(args)
+    out = kit.out_dir(args)
     result = run_bayes(out, rhos=args.rho, c=args.c, lam=args.lam, prior_sigma=args.prior_sigma, sizes=args.sizes,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, sigma_init=args.sigma_init,
                        eval_samples=args.eval_samples, seed=args.seed, dataset=args.dataset,

@@ -28,8 +28,11 @@ energy ``sum_i |m_i|``, the mean hidden rate, and the accuracy. The L2 values
 of one model train together as an ensemble (``MLP(ensemble=K)``, per-member
 weight decay); member k equals a lone network with the same seed.
 
-Every finished network is saved as ``<out>/runs/<key>.json`` (atomically) as
-soon as its ensemble finishes; rerunning skips saved networks (resume).
+The data come from :func:`minisyn.experiments.kit.prepare_data`. Every
+finished network is saved as ``<out>/runs/<key>.json`` with its settings
+(:class:`~minisyn.experiments.kit.RunStore`) as soon as its ensemble
+finishes; rerunning skips saved networks (resume) and refuses those saved
+with other settings.
 :func:`energy_at_information` interpolates along each model's curve the
 energy needed to reach a target information (3 bits by default).
 ``minisyn energy-info`` and ``demos/fig1_energy_information.py`` call
@@ -37,18 +40,26 @@ energy needed to reach a target information (3 bits by default).
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from minisyn.output import no_minor_labels, pyplot, save_csv, save_figure
+from minisyn.backend import get_backend
+from minisyn.experiments import kit
+from minisyn.information import energy, mean_activity, mutual_information
+from minisyn.losses import softmax
+from minisyn.network import MLP
+from minisyn.optim import SGD
+from minisyn.output import no_minor_labels, pyplot, save_csv, save_figure, save_json
+from minisyn.resources import fit_ensemble_size, member_bytes
+from minisyn.rules import PresynapticRule
+from minisyn.train import TrainingDiverged, accuracy, train
 
 __all__ = ["MODELS", "ENERGY_RULE", "QUICK_SETTINGS", "PAPER_SETTINGS", "l2_grid", "run_key",
            "train_models", "test_probabilities", "energy_at_information", "run_energy_info", "write_csv",
-           "plot_energy_info", "register"]
+           "plot_energy_info", "print_table", "register", "run_cli"]
 
 MODELS = ("plastic", "fixed", "deterministic")
 # the energy-experiment values of the presynaptic rule (MODEL.md §B2)
@@ -80,8 +91,6 @@ def run_key(model, l2, seed):
 
 def test_probabilities(net, x, mode="sample", batch_size=1000):
     """Softmax outputs ``(*E, n, C)`` on ``x``, in batches (one release sample per batch)."""
-    from minisyn.losses import softmax
-
     xp = net.be.xp
     parts = [softmax(net.forward(x[s:s + batch_size], mode), xp) for s in range(0, x.shape[0], batch_size)]
     return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=-2)
@@ -118,12 +127,6 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
         Test outputs with sampled release (one sample per batch of 1,000) or
         with the mean weights ``w = m``.
     """
-    from minisyn.information import energy, mean_activity, mutual_information
-    from minisyn.network import MLP
-    from minisyn.optim import SGD
-    from minisyn.rules import PresynapticRule
-    from minisyn.train import TrainingDiverged, accuracy, train
-
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     be = backend
@@ -218,20 +221,6 @@ def energy_at_information(energies, infos, target, log_energy=True):
 L2_MODE = "weight_decay"
 
 
-def _settings(sizes, epochs, batch_size, lr, dataset, train_limit, backend, eval_mode, inputs):
-    return {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
-            "lr": float(lr), "dataset": dataset, "train_limit": train_limit, "dtype": backend.dtype.name,
-            "eval_mode": eval_mode, "rule": ENERGY_RULE, "inputs": inputs, "l2_mode": L2_MODE}
-
-
-def _saved_settings(rec):
-    """A saved network's settings, with the defaults of runs saved before a setting existed."""
-    saved = dict(rec.get("settings") or {})
-    saved.setdefault("inputs", "unit")
-    saved.setdefault("l2_mode", "cost")
-    return json.loads(json.dumps(saved))
-
-
 def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(784, 200, 200, 10), epochs=5,
                     batch_size=100, lr=0.05, ensemble_size=8, seed=0, eval_mode="sample",
                     target_bits=DEFAULT_TARGET_BITS, dataset="embedded", data_dir=None, download=True,
@@ -241,13 +230,11 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
 
     Returns a dict with ``'records'``, ``'trained'`` (networks trained by this
     call), ``'skipped'``, ``'energy_at_target'`` (per model) and ``'figures'``.
+    Raises ``ValueError`` for bad settings or a folder of runs saved with
+    other settings, and :class:`~minisyn.experiments.kit.CLIError` where
+    ``sizes[0]`` or ``batch_size`` does not fit the data.
     """
-    from minisyn.backend import get_backend
-    from minisyn.cli import save_json
-    from minisyn.experiments.tradeoff import _check_inputs, load_arrays
-
     be = get_backend(backend)
-    _check_inputs(inputs)
     l2s = [float(v) for v in (l2_grid(l2_min, l2_max, n_l2) if l2s is None else l2s)]
     if not l2s or min(l2s) < 0:
         raise ValueError(f"L2 strengths must be >= 0, got {l2s}")
@@ -261,55 +248,40 @@ def run_energy_info(out, *, l2s=None, l2_min=1e-3, l2_max=2e-1, n_l2=5, sizes=(7
     if eval_mode not in ("sample", "mean"):
         raise ValueError(f"eval_mode must be 'sample' or 'mean', got {eval_mode!r}")
     out = Path(out)
-    runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    settings = _settings(sizes, epochs, batch_size, lr, dataset, train_limit, be, eval_mode, inputs)
-
-    done = {}
-    for model in models:
-        for l2 in l2s:
-            path = runs_dir / f"{run_key(model, l2, seed)}.json"
-            if path.exists() and not force:
-                rec = json.loads(path.read_text())
-                if _saved_settings(rec) != json.loads(json.dumps(settings)):
-                    raise ValueError(f"{path} was trained with other settings ({rec.get('settings')}); "
-                                     "use another output folder, or force to retrain")
-                done[rec["key"]] = rec
-    n_todo = len(models) * len(l2s) - len(done)
-    log(f"energy-info: {len(models) * len(l2s)} networks ({len(done)} already saved in {runs_dir}, "
-        f"{n_todo} to train)")
+    settings = {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
+                "lr": float(lr), "dataset": dataset, "train_limit": train_limit, "dtype": be.dtype.name,
+                "eval_mode": eval_mode, "rule": ENERGY_RULE, "inputs": inputs, "l2_mode": L2_MODE}
+    # runs saved before a setting existed: [0, 1] pixels, the L2 gradient in the rule's g
+    # (so those are refused: today's runs put it in the weight decay)
+    store = kit.RunStore(out, force, defaults={"inputs": "unit", "l2_mode": "cost"})
+    plan = [(model, l2) for model in models for l2 in l2s]
+    saved = {t: store.load(run_key(*t, seed), settings) for t in plan}
+    done = {rec["key"]: rec for rec in saved.values() if rec is not None}
+    n_todo = len(plan) - len(done)
+    log(f"energy-info: {len(plan)} networks ({len(done)} already saved in {store.dir}, {n_todo} to train)")
+    data = None
     if n_todo:
-        from minisyn.resources import fit_ensemble_size, member_bytes
-
+        data = kit.prepare_data(dataset, data_dir=data_dir, download=download, train_limit=train_limit,
+                                inputs=inputs, seed=seed, backend=be)
+        data.check(sizes, batch_size)
         per = max(member_bytes(sizes, batch_size, be.dtype, "deterministic" if m == "deterministic" else "bernoulli",
                                bias=False) for m in models)
         ensemble_size, why = fit_ensemble_size(ensemble_size, per, be)
         if why:
             log(f"energy-info: {why}")
-    data = None
     trained = 0
     for model in models:                                   # plastic first: fixed needs its mean p
-        todo = [l2 for l2 in l2s if run_key(model, l2, seed) not in done]
+        todo = [l2 for l2 in l2s if saved[(model, l2)] is None]
         for start in range(0, len(todo), int(ensemble_size)):
             chunk = todo[start:start + int(ensemble_size)]
-            if data is None:
-                data = load_arrays(be, dataset, data_dir, download, train_limit, seed, inputs)[:4]
-                if data[0].shape[1] != sizes[0]:
-                    raise ValueError(f"sizes start with {sizes[0]} inputs but {dataset} has "
-                                     f"{data[0].shape[1]} features")
-                if batch_size > data[0].shape[0]:
-                    raise ValueError(f"batch size {batch_size} is larger than the {data[0].shape[0]} "
-                                     "training examples")
             fixed_p = None
             if model == "fixed":
                 fixed_p = [done[run_key("plastic", l2, seed)]["mean_p"] for l2 in chunk]
-            records, _ = train_models(model, be, *data, l2s=chunk, sizes=sizes, epochs=epochs,
+            records, _ = train_models(model, be, *data.arrays(), l2s=chunk, sizes=sizes, epochs=epochs,
                                       batch_size=batch_size, lr=lr, seed=seed, fixed_p=fixed_p,
                                       eval_mode=eval_mode, progress=progress)
             for rec in records:
-                rec["settings"] = settings
-                save_json(runs_dir / f"{rec['key']}.json", rec)
-                done[rec["key"]] = rec
+                done[rec["key"]] = store.save(rec["key"], rec, settings)
             trained += len(records)
             log(f"  {model}: trained l2 = {', '.join(f'{v:.2e}' for v in chunk)} "
                 f"({records[0]['train_seconds']:.1f} s, {records[0]['ms_per_step']:.1f} ms/step)")
@@ -347,8 +319,7 @@ CSV_COLUMNS = ("key", "model", "l2", "seed", "status", "information_bits", "ener
 
 
 def write_csv(path, records):
-    save_csv(path, CSV_COLUMNS,
-             [["" if r.get(k) is None else r[k] for k in CSV_COLUMNS] for r in records])
+    save_csv(path, CSV_COLUMNS, [[r.get(k) for k in CSV_COLUMNS] for r in records])
 
 
 def energy_at_levels(records, levels):
@@ -425,21 +396,10 @@ def print_table(records, targets, target_bits, file=None):
 
 
 # -- the command line -------------------------------------------------------------
-def _floats(text):
-    import argparse
-
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_inputs_option, add_run_options, mark_resumable
-
     q = QUICK_SETTINGS
     p = sub.add_parser(
-        "energy-info", formatter_class=_Formatter,
+        "energy-info", formatter_class=kit.Formatter,
         help="information against energy for plastic, fixed and no release noise (Fig. 1, §B3)",
         description="Sweep the L2 strength (objective CE + (l2/2)|m|^2) for three models: plastic stochastic "
                     "release (presynaptic rule, d_up = d_down = 0.07, g_lim = 1e-3), fixed release at the "
@@ -450,11 +410,11 @@ def register(sub):
                     "energy_info.csv, energy_info.json, energy_at_information.csv and "
                     "fig1_energy_information.png/pdf.",
         epilog="examples:\n"
-               "  minisyn energy-info                                # quick: embedded data, 3 epochs\n"
+               "  minisyn energy-info                                # quick: embedded data, 5 epochs\n"
                "  minisyn energy-info --dataset mnist --data-dir DIR --epochs 50 \\\n"
                "      --l2-min 1e-5 --l2-max 1e-1 --n-l2 9 --inputs standardized   # the paper's setting\n")
     g = p.add_argument_group("sweep")
-    g.add_argument("--l2", type=_floats, default=None, help="L2 strengths, comma separated (overrides the grid)")
+    g.add_argument("--l2", type=kit.floats, default=None, help="L2 strengths, comma separated (overrides the grid)")
     g.add_argument("--l2-min", type=float, default=q["l2_min"], help="smallest L2 strength")
     g.add_argument("--l2-max", type=float, default=q["l2_max"], help="largest L2 strength")
     g.add_argument("--n-l2", type=int, default=q["n_l2"], help="number of log-spaced L2 strengths")
@@ -464,25 +424,24 @@ def register(sub):
                    help="test outputs with sampled release, or with the mean weights")
     g.add_argument("--ensemble-size", type=int, default=8,
                    help="most networks trained at once (lowered to fit in half the available memory)")
-    add_inputs_option(g)
+    kit.add_inputs_option(g)
     g = p.add_argument_group("network and training")
-    g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
+    g.add_argument("--sizes", type=kit.sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--epochs", type=int, default=q["epochs"], help="epochs per network (paper: 50)")
     g.add_argument("--batch-size", type=int, default=q["batch_size"], help="minibatch size")
     g.add_argument("--lr", type=float, default=q["lr"], help="learning rate of m (all three models)")
-    add_data_options(p)
-    add_run_options(p)
-    mark_resumable(p, "runs/energy-info")
+    kit.add_data_options(p)
+    kit.add_run_options(p, default_out="runs/energy-info", resumable=True)
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.cli import CLIError, backend_from_args
-
-    if args.val_fraction:
-        raise CLIError("--val-fraction is not used by energy-info (networks are measured on the test set)")
-    backend = backend_from_args(args)
-    out = Path(args.out or "runs/energy-info")
+    for option in ("--n-l2", "--ensemble-size", "--epochs", "--batch-size"):
+        kit.at_least(option, getattr(args, option[2:].replace("-", "_")))
+    if args.train_limit is not None:
+        kit.at_least("--train-limit", args.train_limit)
+    backend = kit.backend_from_args(args)
+    out = kit.out_dir(args)
     result = run_energy_info(out, l2s=args.l2, l2_min=args.l2_min, l2_max=args.l2_max, n_l2=args.n_l2,
                              sizes=args.sizes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              ensemble_size=args.ensemble_size, seed=args.seed, eval_mode=args.eval_mode,

@@ -13,8 +13,12 @@ these are averaged over the minibatches:
   step; ``v`` there holds the gradient of the whole objective);
 - the papers' proxy ``eta / mean_minibatches |g_i|``;
 - the input rate ``mean |x_j|`` of the synapse's presynaptic unit ``j``,
-  averaged over the examples (read from the layer's stored input ``layer._x``
+  averaged over the examples (read from the layer's input ``layer.last_input``
   after each forward pass; for the first layer, the pixel intensities).
+
+The extra epochs run the one training loop, :func:`minisyn.train.train`, with
+two hooks: ``on_gradient`` (the cross-entropy gradient, before the costs are
+added) and ``on_step`` (after the optimiser's step).
 
 Then ``sigma_i`` is plotted against each quantity on log-log axes, one row per
 quantity and one column per layer, with Spearman rank correlations. Bias
@@ -32,8 +36,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 
-from minisyn.output import no_minor_labels, pyplot, save_figure
+from minisyn.backend import get_backend
+from minisyn.costs import L1Cost, PowerLawCost, sigma_bar
+from minisyn.experiments import kit
+from minisyn.network import MLP
+from minisyn.optim import Adam
+from minisyn.output import no_minor_labels, pyplot, save_figure, save_json, save_npz
+from minisyn.train import evaluate, train
 
 __all__ = ["QUANTITIES", "accumulate_importance", "spearman_table", "plot_importance", "run_importance",
            "register"]
@@ -49,53 +60,40 @@ QUANTITIES = {
 def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=1, progress=False):
     """Continue training ``net`` and accumulate the §A6 quantities per synapse.
 
-    Each step: the cross-entropy gradient (sampled weights) is taken first and
-    recorded (``g``, ``g^2``); the costs' gradients are then added
-    (:meth:`MLP.add_costs`) and the optimiser steps on the whole objective, so
-    training continues exactly as before; Adam's effective learning rate of
-    every ``mu`` is read after the step. Input rates come from each synaptic
-    layer's stored input ``layer._x`` (bias column dropped).
+    Training continues with :func:`minisyn.train.train` (same objective,
+    ``costs`` and ``optimizer``; example order from ``seed``). At each step,
+    ``on_gradient`` records the cross-entropy gradient (sampled weights; ``g``,
+    ``g^2``) and the input rates of each synaptic layer (``layer.last_input``,
+    bias column dropped), before the costs' gradients are added; ``on_step``
+    reads Adam's effective learning rate of every ``mu`` after the step.
 
     Returns a list (one dict per synaptic layer) of host arrays, each of the
     weight shape without the bias column: ``sigma``, ``mu``, ``fisher``,
     ``mean_abs_grad``, ``adam_lr``, ``proxy_lr``, ``input_rate``.
     """
-    from tqdm.auto import tqdm
-
-    from minisyn.losses import one_hot
-
     be, xp = net.be, net.be.xp
-    n = x.shape[0]
-    steps = n // batch_size
-    if steps < 1:
-        raise ValueError(f"batch size {batch_size} is larger than the {n} training examples")
     layers = net.synaptic
     acc = [{"g2": xp.zeros_like(l.mu.value), "absg": xp.zeros_like(l.mu.value),
             "lr": xp.zeros_like(l.mu.value), "x": None} for l in layers]
-    order_rng = np.random.default_rng(seed)
-    total = 0
-    bar = tqdm(total=epochs * steps, disable=not progress, unit="step", leave=False)
-    try:
-        for _ in range(int(epochs)):
-            order = be.asarray(order_rng.permutation(n))
-            for s in range(steps):
-                idx = order[s * batch_size:(s + 1) * batch_size]
-                net.zero_grad()
-                net.objective(x[idx], one_hot(y[idx], net.sizes[-1], xp, be.dtype), n, costs=())
-                for layer, a in zip(layers, acc):
-                    g = layer.mu.grad                                   # d mean_batch CE / d mu
-                    a["g2"] += g * g
-                    a["absg"] += xp.abs(g)
-                    rate = xp.abs(layer._x).mean(axis=-2)               # (*E, n_in + bias): mean over the batch
-                    a["x"] = rate if a["x"] is None else a["x"] + rate
-                net.add_costs(costs, n, cached=True)                    # then the costs, as in training
-                optimizer.step()
-                for layer, a in zip(layers, acc):
-                    a["lr"] += optimizer.effective_lr(layer.mu)
-                total += 1
-                bar.update(1)
-    finally:
-        bar.close()
+
+    def on_gradient(out):
+        for layer, a in zip(layers, acc):
+            g = layer.mu.grad                                           # d mean_batch CE / d mu
+            a["g2"] += g * g
+            a["absg"] += xp.abs(g)
+            rate = xp.abs(layer.last_input).mean(axis=-2)               # (*E, n_in + bias): mean over the batch
+            a["x"] = rate if a["x"] is None else a["x"] + rate
+
+    steps = []
+
+    def on_step(step, out):
+        for layer, a in zip(layers, acc):
+            a["lr"] += optimizer.effective_lr(layer.mu)
+        steps.append(step)
+
+    train(net, optimizer, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed, progress=progress,
+          on_gradient=on_gradient, on_step=on_step)
+    total = len(steps)
     eta = np.asarray(optimizer.lr, dtype=float)
     out = []
     for layer, a in zip(layers, acc):
@@ -121,8 +119,6 @@ def spearman_table(stats):
     Synapses with an inactive input unit (rate 0) or a non-finite, non-positive
     value are left out. Returns ``[{quantity: {'rho', 'p', 'n'}}]`` per layer.
     """
-    from scipy.stats import spearmanr
-
     table = []
     for layer in stats:
         row = {}
@@ -178,24 +174,18 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
 
     The reliability cost is ``c sigma^-rho``; without ``c`` it is the s-form with
     ``s`` (the paper's Fig. 5 used ``s = 1e-3``): ``c = s^rho / rho``.
-    ``inputs`` is ``'unit'`` (pixels in [0, 1]) or ``'standardized'`` (see
-    :func:`minisyn.experiments.tradeoff.load_arrays`); the input rate is
-    ``mean |x|`` of whichever inputs the network sees.
+    The data come from :func:`minisyn.experiments.kit.prepare_data`; ``inputs``
+    is ``'unit'`` (pixels in [0, 1]) or ``'standardized'`` (see there); the
+    input rate is ``mean |x|`` of whichever inputs the network sees.
     Returns a dict with ``'correlations'`` (one dict per layer), ``'stats'`` and ``'paths'``.
     """
-    from minisyn.backend import get_backend
-    from minisyn.cli import save_json, save_npz
-    from minisyn.costs import L1Cost, PowerLawCost, sigma_bar
-    from minisyn.experiments.tradeoff import load_arrays
-    from minisyn.network import MLP
-    from minisyn.optim import Adam
-    from minisyn.train import evaluate, train
-
     be = get_backend(backend if net is None else net.be)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     c = float(s) ** rho / rho if c is None else float(c)
-    x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed, inputs)
+    data = kit.prepare_data(dataset, data_dir=data_dir, download=download, train_limit=train_limit,
+                            inputs=inputs, seed=seed, backend=be)
+    x, y, xt, yt = data.arrays()
     costs = [PowerLawCost(c, rho), L1Cost(lam)]
     t0 = time.perf_counter()
     if net is None:
@@ -238,11 +228,8 @@ def print_correlations(table, file=None):
 
 # -- the command line -------------------------------------------------------------
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_inputs_option, add_run_options
-    from minisyn.experiments.tradeoff import eval_fraction
-
     p = sub.add_parser(
-        "importance", formatter_class=_Formatter,
+        "importance", formatter_class=kit.Formatter,
         help="synapse importance, learning rate and input rate against noise (Fig. 5)",
         description="Train a heterogeneous-noise Gaussian network, continue for --extra-epochs while "
                     "accumulating per synapse the empirical Fisher (mean squared cross-entropy gradient "
@@ -253,8 +240,8 @@ def register(sub):
                "  minisyn importance                          # quick: embedded data\n"
                "  minisyn importance --dataset mnist --data-dir DIR --epochs 50 --extra-epochs 10\n")
     g = p.add_argument_group("network, costs and training")
-    g.add_argument("--sizes", type=_sizes, default=[784, 100, 100, 10], help="layer widths")
-    g.add_argument("--rho", type=eval_fraction, default=0.5, help="reliability cost exponent (fractions allowed: 2/3)")
+    g.add_argument("--sizes", type=kit.sizes, default=[784, 100, 100, 10], help="layer widths")
+    g.add_argument("--rho", type=kit.fraction, default=0.5, help="reliability cost exponent (fractions allowed: 2/3)")
     g.add_argument("--c", type=float, default=None, help="reliability cost weight (default: from --s)")
     g.add_argument("--s", type=float, default=1e-3, help="s-form scale, c = s^rho/rho (paper's Fig. 5: 1e-3)")
     g.add_argument("--lambda", dest="lam", type=float, default=1e-4, help="L1 magnitude cost weight")
@@ -264,21 +251,22 @@ def register(sub):
     g.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate")
     g.add_argument("--sigma-init", type=float, default=1e-4, help="initial sigma")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
-    add_inputs_option(g)
-    add_data_options(p)
-    add_run_options(p)
+    kit.add_inputs_option(g)
+    kit.add_data_options(p)
+    kit.add_run_options(p, default_out="runs/importance-{stamp}")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.cli import backend_from_args, prepare_out_dir
-
-    backend = backend_from_args(args)
-    out = prepare_out_dir(args.out, args.force, "importance")
-    if (out / "importance.json").exists() and not args.force:
-        from minisyn.cli import CLIError
-
-        raise CLIError(f"{out}/importance.json already exists: choose another --out, or pass --force")
+    if not args.rho > 0:
+        raise kit.CLIError(f"--rho must be > 0, got {args.rho}")
+    kit.at_least("--epochs", args.epochs, 0)
+    kit.at_least("--extra-epochs", args.extra_epochs)
+    kit.at_least("--batch-size", args.batch_size)
+    if args.train_limit is not None:
+        kit.at_least("--train-limit", args.train_limit)
+    backend = kit.backend_from_args(args)
+    out = kit.prepare_out_dir(kit.out_dir(args), args.force, marker="importance.json")
     res = run_importance(out, rho=args.rho, c=args.c, s=args.s, lam=args.lam, sizes=args.sizes,
                          epochs=args.epochs, extra_epochs=args.extra_epochs, batch_size=args.batch_size,
                          lr=args.lr, sigma_init=args.sigma_init, scheme=args.scheme, seed=args.seed,

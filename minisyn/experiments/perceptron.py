@@ -17,19 +17,36 @@ capacity of a perceptron).
 
 Patterns live on the host (numpy) and go to the backend once per task; all
 model arithmetic runs through the backend's ``xp`` inside ``Perceptron``.
+:func:`run` is the whole experiment of Fig. 5b, c (figure, CSV tables,
+``results.json``); ``minisyn perceptron`` and ``demos/fig5bc_perceptron.py``
+call it.
 """
 from __future__ import annotations
+
+import sys
+import time
 
 import numpy as np
 
 from minisyn.backend import get_backend
+from minisyn.experiments import kit
+from minisyn.experiments.lifelong.methods import LIFELONG_RULE
+from minisyn.experiments.lifelong.report import mean_sd
 from minisyn.network import Perceptron
+from minisyn.output import pyplot, save_csv, save_figure, save_json
 
-__all__ = ["LIFELONG_RULE", "make_tasks", "task_accuracy", "train_lifelong", "compare", "load_sweep",
-           "patterns_for_load"]
+__all__ = ["LIFELONG_RULE", "MODELS", "PROTOCOL", "QUICK_LOADS", "FULL_LOADS", "make_tasks", "task_accuracy",
+           "train_lifelong", "compare", "load_sweep", "patterns_for_load", "run", "plot", "summary",
+           "format_summary", "register", "run_cli"]
 
-#: Presynaptic-rule values for lifelong learning (MODEL.md §B2: the authors' configs).
-LIFELONG_RULE = dict(d_up=0.0520, d_down=0.0516, g_lim=1e-3, p_freeze=0.9353, lr_factor=True)
+#: model name -> (label for tables and figures, colour)
+MODELS = {"stochastic": ("stochastic + consolidation", "C1"), "standard": ("standard perceptron", "C7")}
+#: The paper's protocol (§B6): 5 tasks of 100 patterns, N = 1000, 25 passes a task, groups of 5.
+PROTOCOL = dict(n_inputs=1000, n_tasks=5, n_patterns=100, passes=25, group=5)
+#: Loads ``n_tasks * P / (2N)`` of the sweep: quick, and up to 1.5 times capacity.
+QUICK_LOADS = (0.1, 0.25, 0.5, 1.0)
+FULL_LOADS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5)
+FIGURE = "fig5bc_perceptron"
 
 
 def make_tasks(n_tasks, n_patterns, n_inputs, seed):
@@ -70,7 +87,8 @@ def train_lifelong(n_inputs=1000, n_tasks=5, n_patterns=100, passes=25, group=5,
         the same seed gives both models the same tasks and orders.
     lr : float
     rule_kwargs : dict or None
-        Presynaptic-rule settings; default :data:`LIFELONG_RULE`.
+        Presynaptic-rule settings; default :data:`LIFELONG_RULE` (the lifelong experiment's,
+        whose ``p_min`` 0.25 is the perceptron's ``p_init``).
     eval_mode : {'sample', 'mean'}
         Accuracy with sampled release (the network as it runs) or mean weights.
     backend : Backend, str or None
@@ -150,3 +168,179 @@ def load_sweep(loads, seeds, n_inputs=1000, n_tasks=5, **kwargs):
         out[f"{name}_mean"] = np.array([r[name]["mean_accuracy"] for r in rows])
         out[f"{name}_first"] = np.array([r[name]["matrix"][:, -1, 0] for r in rows])
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The experiment of Fig. 5b, c: both models, a load sweep, figure and tables
+def plot(runs, sweep, passes, n_inputs):
+    """Fig. 5b, c: the first task during training, every task at the end, and the load sweep."""
+    plt = pyplot()
+    n_tasks = runs["stochastic"]["matrix"].shape[1]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    ax = axes[0]
+    for name, (label, color) in MODELS.items():
+        m, s = mean_sd(runs[name]["first_task"])
+        t = np.arange(1, m.size + 1) / passes
+        ax.plot(t, m, color=color, label=label)
+        ax.fill_between(t, m - s, m + s, color=color, alpha=0.25, lw=0)
+    for k in range(1, n_tasks):
+        ax.axvline(k, color="k", lw=0.5, ls=":")
+    ax.set(xlabel=f"task ({passes} passes each)", ylabel="accuracy on task 1",
+           title="(b) first task during training", ylim=(0.45, 1.02))
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
+
+    ax = axes[1]
+    width = 0.38
+    for j, (name, (label, color)) in enumerate(MODELS.items()):
+        m, s = mean_sd(runs[name]["matrix"][:, -1, :])
+        x = np.arange(1, n_tasks + 1) + (j - 0.5) * width
+        mean_acc = mean_sd(runs[name]["mean_accuracy"])[0]
+        ax.bar(x, m, width, yerr=s, color=color, label=f"{label} (mean {mean_acc:.3f})", capsize=2)
+    ax.set(xlabel="task", ylabel=f"accuracy after task {n_tasks}", title="(c) every task after learning all",
+           ylim=(0.45, 1.15))
+    ax.set_xticks(np.arange(1, n_tasks + 1))
+    ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=2)
+
+    ax = axes[2]
+    for name, (label, color) in MODELS.items():
+        m, s = mean_sd(sweep[f"{name}_mean"], axis=1)
+        ax.errorbar(sweep["load"], m, yerr=s, color=color, marker="o", ms=4, capsize=2, label=label)
+    ax.set(xscale="log", xlabel=rf"load ${n_tasks}P / 2N$ (capacity = 1)", ylabel="final mean accuracy",
+           title=f"load sweep (N = {n_inputs})", ylim=(0.45, 1.02))
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    return fig
+
+
+def summary(runs):
+    """Mean and SD over seeds of the numbers reported in the text."""
+    out = {}
+    for name in MODELS:
+        r = runs[name]
+        first_m, first_s = mean_sd(r["matrix"][:, -1, 0])
+        mean_m, mean_s = mean_sd(r["mean_accuracy"])
+        out[name] = {"first_task_after_last": {"mean": float(first_m), "sd": float(first_s)},
+                     "mean_accuracy": {"mean": float(mean_m), "sd": float(mean_s)},
+                     "mean_release_probability": float(r["mean_p"].mean())}
+    return out
+
+
+def format_summary(results):
+    """The printed lines: first-task and mean accuracy after the last task, mean ± SD over seeds."""
+    s, p = results["summary"], results["protocol"]
+    lines = [f"first-task accuracy at the end of task {p['n_tasks']} (mean ± SD over {len(results['seeds'])} "
+             f"seeds, N = {p['n_inputs']}):"]
+    for name, (label, _) in MODELS.items():
+        f, m = s[name]["first_task_after_last"], s[name]["mean_accuracy"]
+        lines.append(f"  {label:>27s}: {f['mean']:.3f} ± {f['sd']:.3f}   "
+                     f"(mean over tasks {m['mean']:.3f} ± {m['sd']:.3f})")
+    return "\n".join(lines)
+
+
+def _save_mean_sd_table(path, lead, rows, stats):
+    """A CSV of ``lead`` columns, then mean and SD of each model per row (``stats[model] = (means, sds)``)."""
+    header = [*lead, *(f"{m}_{k}" for m in MODELS for k in ("mean", "sd"))]
+    save_csv(path, header, [[*row, *(stats[m][j][i] for m in MODELS for j in (0, 1))] for i, row in enumerate(rows)])
+
+
+def run(out, seeds, *, loads=QUICK_LOADS, n_inputs=1000, n_tasks=5, n_patterns=100, passes=25, group=5,
+        force=False, backend=None):
+    """Both perceptrons on the same tasks for each seed, and the load sweep; writes into ``out``
+    ``fig5bc_perceptron.png``/``.pdf``, ``first_task.csv``, ``final_accuracy.csv``,
+    ``load_sweep.csv`` and ``results.json``, and returns the results dictionary.
+
+    Raises :class:`kit.CLIError` for settings out of range or an ``out`` that already holds
+    results (unless ``force``).
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise kit.CLIError("--seeds: no seeds given")
+    for option, value in (("--n-inputs", n_inputs), ("--n-tasks", n_tasks), ("--n-patterns", n_patterns),
+                          ("--passes", passes), ("--group", group)):
+        kit.at_least(option, value)
+    if n_patterns % group:
+        raise kit.CLIError(f"--n-patterns ({n_patterns}) must be a multiple of --group ({group})")
+    if not loads or min(loads) <= 0:
+        raise kit.CLIError(f"--loads must be positive, got {list(loads)}")
+    out = kit.prepare_out_dir(out, force)
+    be = get_backend(backend)
+    protocol = dict(n_inputs=n_inputs, n_tasks=n_tasks, n_patterns=n_patterns, passes=passes, group=group)
+    t0 = time.perf_counter()
+    runs = compare(seeds, backend=be, **protocol)
+    sweep = load_sweep(loads, seeds, n_inputs=n_inputs, n_tasks=n_tasks, passes=passes, group=group, backend=be)
+    seconds = time.perf_counter() - t0
+    for name, r in runs.items():
+        if not all(np.isfinite(v).all() for v in r.values()):
+            raise RuntimeError(f"non-finite accuracies for the {name} perceptron")
+
+    save_figure(plot(runs, sweep, passes, n_inputs), out, FIGURE)
+    first = {m: mean_sd(runs[m]["first_task"]) for m in MODELS}
+    _save_mean_sd_table(out / "first_task.csv", ["pass"], [[i + 1] for i in range(n_tasks * passes)], first)
+    final = {m: mean_sd(runs[m]["matrix"][:, -1, :]) for m in MODELS}
+    _save_mean_sd_table(out / "final_accuracy.csv", ["task"], [[k + 1] for k in range(n_tasks)], final)
+    swept = {m: mean_sd(sweep[f"{m}_mean"], axis=1) for m in MODELS}
+    _save_mean_sd_table(out / "load_sweep.csv", ["load", "patterns_per_task"],
+                        [[load, int(p)] for load, p in zip(sweep["load"], sweep["n_patterns"])], swept)
+    results = {
+        "figure": "Fig. 5b, c", "model": "MODEL.md §B6, §B2, §B5", "seeds": seeds, "loads": list(loads),
+        "backend": be.name, "dtype": be.dtype.name, "protocol": protocol, "rule": LIFELONG_RULE,
+        "evaluation": "sampled release", "seconds": seconds,
+        "summary": summary(runs),
+        "per_seed": {k: {"matrix": runs[k]["matrix"], "first_task": runs[k]["first_task"],
+                         "mean_accuracy": runs[k]["mean_accuracy"], "mean_p": runs[k]["mean_p"]} for k in MODELS},
+        "load_sweep": dict(sweep),
+    }
+    save_json(out / "results.json", results)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+def register(sub):
+    q = PROTOCOL
+    p = sub.add_parser(
+        "perceptron", formatter_class=kit.Formatter,
+        help="lifelong memorisation with a stochastic perceptron (Fig. 5b, c)",
+        description="Tasks of random ±1 patterns with random labels, learned one after another "
+                    "(MODEL.md §B6) by the stochastic perceptron (Bernoulli synapses, the presynaptic "
+                    "rule with the (1 - p) learning-rate factor and freezing, the lifelong values of §B2) "
+                    "and the standard perceptron, on the same tasks for each seed; and the final mean "
+                    "accuracy against the load n_tasks P / 2N (capacity 2N).\n\nWrites "
+                    f"{FIGURE}.png/.pdf, first_task.csv, final_accuracy.csv, load_sweep.csv and "
+                    "results.json to --out.",
+        epilog="examples:\n"
+               "  minisyn perceptron                          # quick: N = 1000, 5 seeds, 4 loads (~15 s)\n"
+               f"  minisyn perceptron --loads {','.join(f'{v:g}' for v in FULL_LOADS)}\n"
+               "  minisyn perceptron --n-inputs 200 --seeds 0,1,2\n")
+    g = p.add_argument_group("protocol")
+    g.add_argument("--n-inputs", type=int, default=q["n_inputs"], help="N, the number of inputs")
+    g.add_argument("--n-tasks", type=int, default=q["n_tasks"], help="tasks learned one after another")
+    g.add_argument("--n-patterns", type=int, default=q["n_patterns"], help="patterns per task")
+    g.add_argument("--passes", type=int, default=q["passes"], help="passes through each task")
+    g.add_argument("--group", type=int, default=q["group"], help="patterns per averaged Rosenblatt update")
+    g.add_argument("--loads", type=kit.floats, default=list(QUICK_LOADS),
+                   help="total loads n_tasks P / 2N of the sweep, comma separated (default: "
+                        f"{','.join(f'{v:g}' for v in QUICK_LOADS)}; up to 1.5 times capacity: "
+                        f"{','.join(f'{v:g}' for v in FULL_LOADS)})")
+    g.add_argument("--seeds", type=kit.ints, default=None,
+                   help="comma separated seeds (default: --seed and the next ones, --n-seeds in all)")
+    g.add_argument("--n-seeds", type=int, default=5, help="number of seeds when --seeds is not given")
+    kit.add_run_options(p, default_out="runs/perceptron")
+    p.set_defaults(func=run_cli)
+    return p
+
+
+def run_cli(args):
+    if args.seeds is None:
+        seeds = list(range(args.seed, args.seed + kit.at_least("--n-seeds", args.n_seeds)))
+    else:
+        seeds = args.seeds
+    backend = kit.backend_from_args(args)
+    out = kit.out_dir(args)
+    print(f"minisyn perceptron: N = {args.n_inputs}, {args.n_tasks} tasks of {args.n_patterns} patterns, "
+          f"seeds {seeds}, loads {args.loads}; results go to {out}/", file=sys.stderr)
+    results = run(out, seeds, loads=args.loads, n_inputs=args.n_inputs, n_tasks=args.n_tasks,
+                  n_patterns=args.n_patterns, passes=args.passes, group=args.group, force=args.force,
+                  backend=backend)
+    print(format_summary(results))
+    print(f"saved in {out}/")
+    return 0

@@ -22,29 +22,38 @@ the same random numbers as a lone network with its seed (one draw a step
 serves them all), so an ensemble's result for a network equals that network
 trained alone.
 
-Every finished network is saved as ``<out>/runs/<key>.json`` (atomically);
-running the same command again skips networks already saved (resume).
-``minisyn sweep`` (the command line) and ``demos/fig2_fig3_tradeoff.py`` call
+The data come from :func:`minisyn.experiments.kit.prepare_data`. Every
+finished network is saved as ``<out>/runs/<key>.json`` with its settings
+(:class:`~minisyn.experiments.kit.RunStore`); running the same command again
+skips networks already saved (resume) and refuses those saved with other
+settings. ``minisyn sweep`` (the command line) and ``demos/fig2_fig3_tradeoff.py`` call
 :func:`run_sweep`.
 """
 from __future__ import annotations
 
-import argparse
-import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from minisyn.output import pyplot, save_csv, save_figure
+from minisyn.backend import get_backend
+from minisyn.costs import L1Cost, PowerLawCost, reported_reliability_cost, sigma_bar
+from minisyn.experiments import kit
+from minisyn.network import MLP
+from minisyn.optim import Adam
+from minisyn.output import pyplot, save_csv, save_figure, save_json
+from minisyn.resources import fit_ensemble_size, member_bytes
+from minisyn.train import TrainingDiverged, evaluate, train
 
-__all__ = ["RHOS", "NOISES", "c_grid", "run_key", "load_arrays", "train_ensemble", "run_sweep",
-           "write_csv", "plot_sweep", "register", "PAPER_SETTINGS"]
+__all__ = ["RHOS", "NOISES", "c_grid", "run_key", "train_ensemble", "run_sweep", "write_csv", "plot_sweep",
+           "print_table", "register", "run_cli", "PAPER_SETTINGS", "QUICK_SETTINGS"]
 
 RHOS = (0.5, 2.0 / 3.0, 4.0 / 3.0, 2.0)
 NOISES = ("heterogeneous", "homogeneous")
-RHO_NAMES = {0.5: "1/2", 2.0 / 3.0: "2/3", 4.0 / 3.0: "4/3", 2.0: "2"}
 
 # The paper's sweep (MODEL.md §A4): c = 10^(-3 + 0.25 k), k = 0..29; 50 epochs of
 # minibatches of 20 with Adam, lambda = 1e-4, on full MNIST. The learning rate is
@@ -68,53 +77,9 @@ def c_grid(c_min=1e-3, c_max=10 ** 4.25, n_c=30):
     return np.logspace(np.log10(c_min), np.log10(c_max), int(n_c))
 
 
-def rho_label(rho):
-    for value, name in RHO_NAMES.items():
-        if abs(rho - value) < 1e-9:
-            return name
-    return f"{rho:g}"
-
-
 def run_key(noise, rho, c, seed):
     """File-name-safe key of one network of the sweep."""
     return f"{noise[:3]}_rho{rho:.6g}_c{c:.6e}_seed{seed}".replace("+", "")
-
-
-INPUTS = ("unit", "standardized")
-
-
-def _check_inputs(inputs):
-    if inputs not in INPUTS:
-        raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
-
-
-def load_arrays(backend, dataset="embedded", data_dir=None, download=True, train_limit=None, seed=0,
-                inputs="unit"):
-    """Training and test arrays on ``backend`` (as ``minisyn train`` loads them).
-
-    ``train_limit`` keeps a seeded random subset of that many training examples.
-    ``inputs``: ``'unit'`` keeps pixels in [0, 1]; ``'standardized'`` shifts and
-    scales them by the training set's pixel mean and standard deviation
-    (:func:`minisyn.datasets.standardize`).
-    Returns ``(x, y, x_test, y_test, dataset)``.
-    """
-    _check_inputs(inputs)
-    from minisyn import datasets
-    from minisyn.train import prepare_arrays
-
-    ds = datasets.load_dataset(dataset, data_dir=data_dir, download=download)
-    x_train, y_train = datasets.preprocess(ds.x_train), ds.y_train
-    if train_limit is not None:
-        if int(train_limit) < 1:
-            raise ValueError(f"train_limit must be >= 1, got {train_limit}")
-        keep = np.random.default_rng(seed).permutation(len(y_train))[: int(train_limit)]
-        x_train, y_train = x_train[keep], y_train[keep]
-    x_test = datasets.preprocess(ds.x_test)
-    if inputs == "standardized":
-        x_train, x_test, _, _ = datasets.standardize(x_train, x_test)
-    x, y = prepare_arrays(x_train, y_train, backend)
-    xt, yt = prepare_arrays(x_test, ds.y_test, backend)
-    return x, y, xt, yt, ds
 
 
 def train_ensemble(backend, x, y, x_test, y_test, *, noise, cs, rhos, sizes, epochs, batch_size, lr, lam,
@@ -126,11 +91,6 @@ def train_ensemble(backend, x, y, x_test, y_test, *, noise, cs, rhos, sizes, epo
 
     Returns a list of per-network result dicts (host numbers).
     """
-    from minisyn.costs import L1Cost, PowerLawCost, reported_reliability_cost, sigma_bar
-    from minisyn.network import MLP
-    from minisyn.optim import Adam
-    from minisyn.train import TrainingDiverged, evaluate, train
-
     K = len(cs)
     net = MLP(sizes, "gaussian", backend, seed=[seed] * K, ensemble=K, scheme=scheme, noise=noise,
               sigma_init=sigma_init)
@@ -166,27 +126,11 @@ def train_ensemble(backend, x, y, x_test, y_test, *, noise, cs, rhos, sizes, epo
     return records
 
 
-def _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, backend, eval_samples,
-              sigma_init, inputs="unit"):
-    """Everything besides (noise, rho, c, seed) that a saved run must match to be reused."""
-    return {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
-            "lr": float(lr), "lambda": float(lam), "scheme": scheme, "dataset": dataset,
-            "train_limit": train_limit, "dtype": backend.dtype.name, "eval_samples": int(eval_samples),
-            "sigma_init": float(sigma_init), "inputs": inputs}
-
-
-def _saved_settings(rec):
-    """A saved run's settings; runs saved before ``inputs`` existed used [0, 1] pixels."""
-    saved = dict(rec.get("settings") or {})
-    saved.setdefault("inputs", "unit")
-    return saved
-
-
 def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e2, n_c=4, noises=NOISES,
               sizes=(784, 100, 100, 10), epochs=2, batch_size=20, lr=5e-4, lam=1e-4, ensemble_size=16,
-              seed=0, scheme="weights", eval_samples=10, sigma_init=1e-4, dataset="embedded", data_dir=None, download=True,
-              train_limit=None, backend=None, force=False, progress=True, plot=True, log=print, workers=1,
-              inputs="unit"):
+              seed=0, scheme="weights", eval_samples=10, sigma_init=1e-4, dataset="embedded", data_dir=None,
+              download=True, train_limit=None, backend=None, force=False, progress=True, plot=True, log=print,
+              workers=1, inputs="unit"):
     """Train (or resume) the sweep into ``out``; write the CSV and the figures.
 
     Parameters
@@ -213,15 +157,16 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
         standard deviation (see :func:`minisyn.datasets.standardize` for why
         this changes sigma_bar).
 
+    Raises ``ValueError`` for bad settings or a folder of runs saved with
+    other settings, and :class:`~minisyn.experiments.kit.CLIError` where
+    ``sizes[0]`` or ``batch_size`` does not fit the data.
+
     Returns
     -------
     dict with ``'records'`` (one per network, sorted), ``'trained'`` (the number
     trained by this call), ``'skipped'`` and the output paths.
     """
     from tqdm.auto import tqdm
-
-    from minisyn.backend import get_backend
-    from minisyn.cli import save_json
 
     be = get_backend(backend)
     rhos = [float(r) for r in rhos]
@@ -231,40 +176,30 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
             raise ValueError(f"noise must be one of {NOISES}, got {n!r}")
     if int(ensemble_size) < 1 or int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError("ensemble_size, epochs and batch_size must be >= 1")
-    out = Path(out)
-    runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-
-    _check_inputs(inputs)   # here too: with every run saved, the data are never loaded
-    settings = _settings(sizes, epochs, batch_size, lr, lam, scheme, dataset, train_limit, be, eval_samples,
-                         sigma_init, inputs)
-    plan = [(noise, rho, c) for noise in noises for rho in rhos for c in cs]
-    todo, done = [], {}
-    for noise, rho, c in plan:
-        path = runs_dir / f"{run_key(noise, rho, c, seed)}.json"
-        if path.exists() and not force:
-            rec = json.loads(path.read_text())
-            if _saved_settings(rec) != settings:
-                raise ValueError(f"{path} was trained with other settings ({rec.get('settings')}); "
-                                 "use another output folder, or force to retrain")
-            done[rec["key"]] = rec
-        else:
-            todo.append((noise, rho, c))
-    if todo:
-        x, y, xt, yt, _ = load_arrays(be, dataset, data_dir, download, train_limit, seed, inputs)
-        if x.shape[1] != sizes[0]:
-            raise ValueError(f"sizes start with {sizes[0]} inputs but {dataset} has {x.shape[1]} features")
-        if batch_size > x.shape[0]:
-            raise ValueError(f"batch size {batch_size} is larger than the {x.shape[0]} training examples")
-    log(f"sweep: {len(plan)} networks ({len(done)} already saved in {runs_dir}, {len(todo)} to train), "
-        f"ensembles of up to {ensemble_size}")
     if int(workers) < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if int(workers) > 1 and be.name == "cupy":
         raise ValueError("workers > 1 is for CPU backends; on a GPU use a larger ensemble instead")
+    out = Path(out)
+    # everything besides (noise, rho, c, seed) that a saved run must match to be reused;
+    # runs saved before ``inputs`` existed used [0, 1] pixels
+    settings = {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
+                "lr": float(lr), "lambda": float(lam), "scheme": scheme, "dataset": dataset,
+                "train_limit": train_limit, "dtype": be.dtype.name, "eval_samples": int(eval_samples),
+                "sigma_init": float(sigma_init), "inputs": inputs}
+    store = kit.RunStore(out, force, defaults={"inputs": "unit"})
+    plan = [(noise, rho, c) for noise in noises for rho in rhos for c in cs]
+    saved = {t: store.load(run_key(*t, seed), settings) for t in plan}
+    done = {rec["key"]: rec for rec in saved.values() if rec is not None}
+    todo = [t for t in plan if saved[t] is None]
+    data = None
     if todo:
-        from minisyn.resources import fit_ensemble_size, member_bytes
-
+        data = kit.prepare_data(dataset, data_dir=data_dir, download=download, train_limit=train_limit,
+                                inputs=inputs, seed=seed, backend=be)
+        data.check(sizes, batch_size)
+    log(f"sweep: {len(plan)} networks ({len(done)} already saved in {store.dir}, {len(todo)} to train), "
+        f"ensembles of up to {ensemble_size}")
+    if todo:
         per = max(member_bytes(sizes, batch_size, be.dtype, "gaussian", n) for n in {t[0] for t in todo})
         ensemble_size, why = fit_ensemble_size(ensemble_size, per, be, workers=int(workers))
         if why:
@@ -282,11 +217,9 @@ def run_sweep(out, *, rhos=QUICK_SETTINGS["rhos"], cs=None, c_min=1e-3, c_max=1e
     trained = 0
     bar = tqdm(total=len(todo), disable=not progress, unit="net", desc="sweep")
     try:
-        for records in _run_jobs(jobs, be, (x, y, xt, yt) if todo else None, int(workers)):
+        for records in _run_jobs(jobs, be, None if data is None else data.arrays(), int(workers)):
             for rec in records:          # saved as each ensemble finishes: a rerun resumes from here
-                rec["settings"] = settings
-                save_json(runs_dir / f"{rec['key']}.json", rec)
-                done[rec["key"]] = rec
+                done[rec["key"]] = store.save(rec["key"], rec, settings)
             trained += len(records)
             bar.update(len(records))
             bar.set_postfix(ms_per_step=f"{records[0]['ms_per_step']:.1f}")
@@ -307,8 +240,6 @@ _SHARED = {}   # the data, inherited by forked worker processes instead of being
 
 
 def _train_job(job):
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1, user_api="blas"):
         return train_ensemble(_SHARED["backend"], *_SHARED["data"], **job)
 
@@ -319,9 +250,6 @@ def _run_jobs(jobs, backend, data, workers):
         for job in jobs:
             yield train_ensemble(backend, *data, **job)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     _SHARED.update(backend=backend, data=data)
     try:
         ctx = multiprocessing.get_context("fork")
@@ -392,35 +320,17 @@ def plot_sweep(records, out):
                 if j == 0:
                     ax.set_ylabel(labels[yk])
                 if i == 0:
-                    ax.set_title(rf"$\rho$ = {rho_label(rho)}")
+                    ax.set_title(rf"$\rho$ = {kit.rho_label(rho)}")
         axes[0, 0].legend(fontsize=8, frameon=False)
         paths += save_figure(fig, out, stem, dpi=110)
     return paths
 
 
 # -- the command line -------------------------------------------------------------
-def _floats(text):
-    try:
-        return [float(eval_fraction(v)) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def eval_fraction(text):
-    """``'2/3'`` or ``'0.5'`` as a float."""
-    text = text.strip()
-    if "/" in text:
-        a, b = text.split("/")
-        return float(a) / float(b)
-    return float(text)
-
-
 def register(sub):
-    from minisyn.cli import _Formatter, _sizes, add_data_options, add_inputs_option, add_run_options, mark_resumable
-
     q = QUICK_SETTINGS
     p = sub.add_parser(
-        "sweep", formatter_class=_Formatter,
+        "sweep", formatter_class=kit.Formatter,
         help="the accuracy / noise / reliability-cost tradeoff sweep (Figs. 2 and 3)",
         description="Train Gaussian-synapse networks over a grid of reliability-cost exponents rho, cost "
                     "weights c and noise settings (MODEL.md §A4); plot accuracy and sigma_bar against c "
@@ -434,7 +344,7 @@ def register(sub):
                "      --c-min 1e-3 --c-max 17782.8 --n-c 30 --epochs 50 --lr 1e-4 \\\n"
                "      --inputs standardized                        # the paper's sweep (authors' lr)\n")
     g = p.add_argument_group("sweep")
-    g.add_argument("--rho", type=_floats, default=list(q["rhos"]),
+    g.add_argument("--rho", type=kit.floats, default=list(q["rhos"]),
                    help="reliability-cost exponents, comma separated (fractions allowed: 1/2,2/3,4/3,2)")
     g.add_argument("--c-min", type=float, default=q["c_min"], help="smallest cost weight c")
     g.add_argument("--c-max", type=float, default=q["c_max"], help="largest cost weight c (paper: 10^4.25)")
@@ -445,7 +355,7 @@ def register(sub):
     g.add_argument("--workers", type=int, default=1,
                    help="ensembles trained at once in separate processes (CPU: up to the number of cores)")
     g = p.add_argument_group("network and training")
-    g.add_argument("--sizes", type=_sizes, default=list(q["sizes"]), help="layer widths")
+    g.add_argument("--sizes", type=kit.sizes, default=list(q["sizes"]), help="layer widths")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights", help="Gaussian sampling scheme")
     g.add_argument("--epochs", type=int, default=q["epochs"], help="epochs per network (paper: 50)")
     g.add_argument("--batch-size", type=int, default=q["batch_size"], help="minibatch size")
@@ -455,28 +365,27 @@ def register(sub):
                    help="initial sigma (paper: 1e-4). Adam moves phi = softplus^-1(sigma) by at most about "
                         "--lr per step, so short runs need a larger --lr or --sigma-init for sigma to move")
     g.add_argument("--eval-samples", type=int, default=10, help="samples S of the predictive accuracy")
-    add_inputs_option(g)
-    add_data_options(p)
-    add_run_options(p)
-    mark_resumable(p, "runs/sweep")
+    kit.add_inputs_option(g)
+    kit.add_data_options(p)
+    kit.add_run_options(p, default_out="runs/sweep", resumable=True)
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    from minisyn.cli import CLIError, backend_from_args
-
-    if args.val_fraction:
-        raise CLIError("--val-fraction is not used by the sweep (networks are measured on the test set)")
-    backend = backend_from_args(args)
-    out = Path(args.out or "runs/sweep")
+    for option in ("--n-c", "--ensemble-size", "--workers", "--epochs", "--batch-size", "--eval-samples"):
+        kit.at_least(option, getattr(args, option[2:].replace("-", "_")))
+    if args.train_limit is not None:
+        kit.at_least("--train-limit", args.train_limit)
+    backend = kit.backend_from_args(args)
+    out = kit.out_dir(args)
     noises = NOISES if args.noise == "both" else (args.noise,)
     result = run_sweep(out, rhos=args.rho, c_min=args.c_min, c_max=args.c_max, n_c=args.n_c, noises=noises,
                        sizes=args.sizes, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        lam=args.lam, ensemble_size=args.ensemble_size, seed=args.seed, scheme=args.scheme,
-                       eval_samples=args.eval_samples, sigma_init=args.sigma_init, dataset=args.dataset, data_dir=args.data_dir,
-                       download=not args.no_download, train_limit=args.train_limit, backend=backend,
-                       force=args.force, progress=not args.no_progress, workers=args.workers, inputs=args.inputs,
-                       log=lambda m: print(m, file=sys.stderr))
+                       eval_samples=args.eval_samples, sigma_init=args.sigma_init, dataset=args.dataset,
+                       data_dir=args.data_dir, download=not args.no_download, train_limit=args.train_limit,
+                       backend=backend, force=args.force, progress=not args.no_progress, workers=args.workers,
+                       inputs=args.inputs, log=lambda m: print(m, file=sys.stderr))
     print_table(result["records"])
     print(f"trained {result['trained']}, reused {result['skipped']}; results in {out}/ "
           f"(runs/, sweep.csv, sweep.json, fig2_*.png/pdf, fig3_*.png/pdf)")
@@ -488,5 +397,5 @@ def print_table(records, file=None):
           file=file)
     for r in records:
         a = r["test_accuracy"]
-        print(f"{r['noise']:>13s} {rho_label(r['rho']):>5s} {r['c']:10.3e} {a['sampled']:7.4f} {a['mean']:8.4f} "
+        print(f"{r['noise']:>13s} {kit.rho_label(r['rho']):>5s} {r['c']:10.3e} {a['sampled']:7.4f} {a['mean']:8.4f} "
               f"{r['sigma_bar']:10.4g} {r['reliability_cost']:11.4g}", file=file)

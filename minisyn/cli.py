@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from threadpoolctl import threadpool_limits
-
 from minisyn import __version__
 from minisyn.experiments import analyses, bayes, energy_info, importance, kit, lifelong, perceptron, tradeoff, train
 
@@ -40,13 +38,8 @@ def main(argv=None):
     """Run one command; returns its exit status (2 for a user error, printed in one line)."""
     args = build_parser().parse_args(argv)
     try:
-        threads = getattr(args, "threads", 0)
-        if threads < 0:
-            raise CLIError(f"--threads must be >= 0, got {threads}")
-        if threads:
-            with threadpool_limits(limits=threads, user_api="blas"):
-                return args.func(args)
-        return args.func(args)
+        with kit.blas_threads(getattr(args, "threads", kit.DEFAULT_THREADS)):
+            return args.func(args)
     except (CLIError, ValueError, OSError, MemoryError) as err:   # bad options, data, too little memory
         print(f"minisyn {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ File writing itself lives in :mod:`minisyn.output`, below this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -26,18 +27,51 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from minisyn import datasets
 from minisyn.backend import Backend
 from minisyn.output import load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "floats", "sizes", "ints", "names",
+__all__ = ["DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "floats", "sizes", "ints", "names",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
 INPUTS = ("unit", "standardized")
 DATASETS = ("embedded", "mnist", "fashion-mnist")
+
+
+#: BLAS threads for every command and demo: these networks' matrix products are small, and
+#: one thread runs them fastest (a second thread mostly waits; benchmarks/README.md).
+DEFAULT_THREADS = 1
+
+
+def blas_threads(threads=DEFAULT_THREADS):
+    """A context manager limiting BLAS to ``threads`` threads (0: the library's default).
+
+    The command line (``--threads``) and the demos both run inside it, so a demo
+    takes as long as the command that does the same work.
+    """
+    if threads is None or int(threads) < 0:
+        raise CLIError(f"--threads must be >= 0, got {threads}")
+    if int(threads) == 0:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+def apply_preset(args, quick, paper=None, use_paper=False):
+    """Fill every option left unset (``None``) from a preset; return the preset's name.
+
+    ``quick`` and ``paper`` are dicts keyed by option ``dest``; with
+    ``use_paper`` (``--paper`` / ``--full``) the paper's settings are the base.
+    An option the user gave, 0 included, is kept.
+    """
+    base = paper if (use_paper and paper is not None) else quick
+    for name, value in base.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return "paper" if base is paper else "quick"
 
 
 class CLIError(ValueError):
@@ -163,7 +197,7 @@ def add_run_options(p, *, default_out, resumable=False, force_help=None):
                    help="array backend (default: $MINISYN_BACKEND or numpy); cupy needs a GPU")
     g.add_argument("--dtype", choices=("float32", "float64"), default=None,
                    help="floating type (default: $MINISYN_DTYPE or float32)")
-    g.add_argument("--threads", type=int, default=1,
+    g.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                    help="BLAS threads; these networks' small matrix products run fastest on one "
                         "(0: the BLAS library's default)")
     out_help = f"output folder (default: {default_out.replace('{stamp}', '<date>-<time>')})"
@@ -187,10 +221,10 @@ def backend_from_args(args):
 
 def out_dir(args):
     """``--out``, or the command's default folder (with the date and time where it asks for them)."""
-    if args.out:
-        return Path(args.out)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(args.default_out.replace("{stamp}", stamp))
+    if not args.out:                      # chosen once: later calls give the same folder
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        args.out = args.default_out.replace("{stamp}", stamp)
+    return Path(args.out)
 
 
 def prepare_out_dir(out, force, marker="results.json"):

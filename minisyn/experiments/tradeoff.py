@@ -38,7 +38,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from minisyn.backend import get_backend
 from minisyn.costs import L1Cost, PowerLawCost, reported_reliability_cost, sigma_bar
@@ -240,7 +239,7 @@ _SHARED = {}   # the data, inherited by forked worker processes instead of being
 
 
 def _train_job(job):
-    with threadpool_limits(limits=1, user_api="blas"):
+    with kit.blas_threads(1):
         return train_ensemble(_SHARED["backend"], *_SHARED["data"], **job)
 
 

@@ -35,11 +35,27 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run one command; returns its exit status (2 for a user error, printed in one line)."""
+    """Run one command; returns its exit status.
+
+    0: finished; 2: a user error or a diverged run (one line, no traceback);
+    130 / 143: stopped by Ctrl-C / SIGTERM (one line; the finished work is saved).
+    The command runs in its output folder's :class:`~minisyn.experiments.kit.RunFolder`
+    (lock, run id, status), with the BLAS thread limit.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    out = None
     try:
-        with kit.blas_threads(getattr(args, "threads", kit.DEFAULT_THREADS)):
-            return args.func(args)
+        with kit.signals_as_exceptions():
+            out = kit.out_dir(args)
+            with kit.blas_threads(getattr(args, "threads", kit.DEFAULT_THREADS)), \
+                    kit.RunFolder(out, command="minisyn " + " ".join(argv), force=args.force):
+                return args.func(args)
+    except KeyboardInterrupt as err:
+        how = "SIGTERM" if isinstance(err, kit.Terminated) else "Ctrl-C"
+        print(f"minisyn {args.command}: interrupted ({how}); the finished work is saved in {out}/ "
+              f"(status 'interrupted' in {kit.RUN_FILE}): rerun the same command to resume", file=sys.stderr)
+        return 143 if isinstance(err, kit.Terminated) else 130
     except (CLIError, ValueError, OSError, MemoryError) as err:   # bad options, data, too little memory
         print(f"minisyn {args.command}: error: {err}", file=sys.stderr)
         return 2

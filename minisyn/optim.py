@@ -84,16 +84,55 @@ class Adam:
         self._vs = [xp.zeros_like(p.value) for p in self.params]
         self._eta = [per_member(lr, p.value.ndim, backend) for p in self.params]
         self._buf = [xp.empty_like(p.value) for p in self.params]  # scratch: no temporaries per step
+        # float32 overflows where g^2 / (1 - b2) passes 3.4e38, i.e. |g| above about 6e17 (an extreme
+        # reliability cost at a tiny sigma): v~ would be inf and the step 0 for good. The moments are
+        # therefore those of g 2^-s, with an exponent s per parameter that grows when needed
+        # (_guard_moments; float32 on the CPU backends, where a check costs no device sync).
+        self._shift = [0] * len(self.params)
+        self._guard = np.dtype(backend.dtype) == np.float32 and backend.name != "cupy"
 
     @property
     def m(self):
         """First moments ``m`` (MODEL.md §A5), one array per parameter (copies)."""
-        return [ms * (1.0 - self.b1) for ms in self._ms]
+        return [ms * ((1.0 - self.b1) * 2.0**s) for ms, s in zip(self._ms, self._shift)]
 
     @property
     def v(self):
         """Second moments ``v`` (MODEL.md §A5), one array per parameter (copies)."""
-        return [vs * (1.0 - self.b2) for vs in self._vs]
+        return [vs * ((1.0 - self.b2) * 4.0**s) for vs, s in zip(self._vs, self._shift)]
+
+    #: the stored v~ is brought back below 2^(2 LOW) when it would pass 2^(2 HIGH)
+    #: (float32's largest number is about 2^128)
+    HIGH, LOW = 50, 40
+    #: steps at which the guard looks: the first two, then every CHECK_EVERY
+    CHECK_EVERY = 32
+
+    def _guard_moments(self, i, g):
+        """Keep parameter ``i``'s stored moments finite in float32 (three reductions, every few steps).
+
+        Adam's step ``m_hat / (sqrt(v_hat) + eps)`` is unchanged when the moments
+        are those of ``g 2^-s`` and ``eps`` becomes ``eps 2^-s``, and scaling by a
+        power of two is exact. Where this step's ``v~ = b2 v~ + (g 2^-s)^2`` would
+        pass ``2^(2 HIGH)``, ``s`` grows and the stored moments are scaled down.
+        Moments that overflowed all the same (a gradient that grew by more than
+        ``2^(128 - 2 HIGH)`` between two checks) restart from zero.
+        """
+        s = self._shift[i]
+        gmax = max(float(g.max()), -float(g.min())) * 2.0**-s if g.size else 0.0
+        vmax = float(self._vs[i].max()) if g.size else 0.0
+        if not np.isfinite(gmax):
+            return                                                     # a non-finite gradient: divergence
+        if not np.isfinite(vmax):                                      # overflowed since the last check
+            self._ms[i][...] = 0
+            self._vs[i][...] = 0
+            vmax = 0.0
+        coming = self.b2 * vmax + gmax * gmax                          # v~ after this step (float64 here)
+        if coming < 2.0 ** (2 * self.HIGH):
+            return
+        d = int(np.ceil(0.5 * np.log2(coming))) - self.LOW
+        self._ms[i] *= 2.0**-d                                         # the moments of g 2^-(s + d)
+        self._vs[i] *= 4.0**-d
+        self._shift[i] = s + d
 
     def step(self):
         xp = self.be.xp
@@ -106,15 +145,21 @@ class Adam:
         q = ((1.0 - self.b2) / c2) ** 0.5
         k = (1.0 - self.b1) / (c1 * q)
         eps = self.eps / q
-        for p, m, v, eta, buf in zip(self.params, self._ms, self._vs, self._eta, self._buf):
+        check = self._guard and (self.t <= 2 or self.t % self.CHECK_EVERY == 0)
+        for i, (p, m, v, eta, buf) in enumerate(zip(self.params, self._ms, self._vs, self._eta, self._buf)):
             g = p.grad
+            if check:
+                self._guard_moments(i, g)
+            s = self._shift[i]
+            if s:                                                 # the moments of g 2^-s (_guard_moments)
+                g = xp.multiply(g, 2.0**-s, out=buf)
             m *= self.b1                                          # m~ = b1 m~ + g
             m += g
             v *= self.b2                                          # v~ = b2 v~ + g^2
             xp.multiply(g, g, out=buf)
             v += buf
             xp.sqrt(v, out=buf)
-            buf += eps
+            buf += eps * 2.0**-s
             xp.divide(m, buf, out=buf)
             buf *= eta * k
             p.value -= buf
@@ -124,4 +169,5 @@ class Adam:
         xp = self.be.xp
         i = next(i for i, p in enumerate(self.params) if p is param)
         c2 = 1.0 - self.b2 ** max(self.t, 1)
-        return self._eta[i] / (xp.sqrt(self._vs[i] * ((1.0 - self.b2) / c2)) + self.eps)
+        s = self._shift[i]
+        return self._eta[i] * 2.0**-s / (xp.sqrt(self._vs[i] * ((1.0 - self.b2) / c2)) + self.eps * 2.0**-s)

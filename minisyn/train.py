@@ -14,18 +14,47 @@ from minisyn.losses import one_hot
 from minisyn.optim import SGD, Adam
 from minisyn.rules import PresynapticRule
 
-__all__ = ["TrainingDiverged", "make_optimizer", "fit", "train", "objective_step", "minibatches", "check_finite",
-           "accuracy", "evaluate", "prepare_arrays"]
+__all__ = ["TrainingDiverged", "make_optimizer", "fit", "train", "objective_step", "minibatches",
+           "divergence_cause", "accuracy", "evaluate", "prepare_arrays", "check_training_inputs"]
 
 OPTIMISERS = ("adam", "sgd", "presynaptic")
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; ``history`` holds the finished epochs."""
+    """The loss became NaN or infinite; ``history`` holds the finished epochs.
 
-    def __init__(self, message, history):
+    :func:`fit` puts the parameters of the last finished epoch back into the
+    network before it raises (never non-finite values); ``cause`` names what
+    went non-finite first (the cross-entropy, a cost, a parameter group).
+    """
+
+    def __init__(self, message, history, cause=""):
         super().__init__(message)
         self.history = history
+        self.cause = cause
+
+
+def divergence_cause(net, sums=None):
+    """What became non-finite: the parts of the loss and the parameter groups (``layer1.mu``),
+    with the options most likely to help, in one sentence."""
+    be = net.be
+    parts = [k for k, v in (sums or {}).items() if k != "loss" and not np.isfinite(be.to_numpy(v)).all()]
+    groups = [f"layer{i}.{p.name}" for i, layer in enumerate(net.synaptic) for p in layer.params
+              if not np.isfinite(be.to_numpy(p.value)).all()]
+    grads = [f"layer{i}.{p.name}" for i, layer in enumerate(net.synaptic) for p in layer.params
+             if not np.isfinite(be.to_numpy(p.grad)).all()]
+    said = []
+    if parts:
+        said.append("non-finite " + " and ".join({"ce": "cross-entropy", "cost": "costs"}.get(k, k) for k in parts))
+    if groups:
+        said.append("non-finite parameters in " + ", ".join(groups))
+    elif grads:
+        said.append("non-finite gradients of " + ", ".join(grads))
+    if parts == ["cost"] or (grads and not groups and "ce" not in parts):
+        fix = ("the costs overflow the floating type: lower --c, raise --sigma-init, or use --dtype float64")
+    else:
+        fix = "the updates overshoot: lower the learning rate (--lr)"
+    return ("; ".join(said) or "a non-finite loss") + f" ({fix})"
 
 
 def make_optimizer(net, name, lr, **kwargs):
@@ -67,9 +96,49 @@ def prepare_arrays(x, y, backend):
     return backend.floats(x), backend.asarray(y.astype(np.int64))
 
 
-def _check_net_input(net, x):
+def check_training_inputs(net, x, y, names=("x", "y"), n_classes=None):
+    """Check inputs ``x`` ``(n, d)`` and labels ``y`` ``(n,)`` (backend arrays) against ``net``.
+
+    Raises ``ValueError`` naming the argument: the rank and width of ``x``,
+    finiteness (one pass over ``x``), integer labels of shape ``(n,)`` in
+    ``0 .. n_classes - 1``.
+    """
+    be, xp = net.be, net.be.xp
+    nx, ny = names
+    n_classes = net.sizes[-1] if n_classes is None else int(n_classes)
+    if getattr(x, "ndim", None) not in (2, 2 + len(net.lead)):
+        raise ValueError(f"{nx} must have shape (n_examples, {net.sizes[0]}), got {getattr(x, 'shape', type(x))}")
     if x.shape[-1] != net.sizes[0]:
-        raise ValueError(f"the network takes {net.sizes[0]} inputs but the data has {x.shape[-1]} features")
+        raise ValueError(f"the network takes {net.sizes[0]} inputs but {nx} has {x.shape[-1]} features")
+    if y is not None:
+        if getattr(y, "shape", None) != (x.shape[-2],):
+            raise ValueError(f"{ny} must have shape ({x.shape[-2]},) to match {nx}, got "
+                             f"{getattr(y, 'shape', type(y))}")
+        if not np.issubdtype(np.dtype(y.dtype), np.integer):
+            raise ValueError(f"{ny} must hold integer class labels, got dtype {y.dtype}")
+        if y.shape[0] and not (be.scalar(y.min()) >= 0 and be.scalar(y.max()) < n_classes):
+            raise ValueError(f"{ny} must lie in 0..{n_classes - 1} (the network has {n_classes} outputs), "
+                             f"got labels from {be.scalar(y.min()):g} to {be.scalar(y.max()):g}")
+    if not be.scalar(xp.isfinite(x).all()):
+        raise ValueError(f"{nx} contains NaN or infinite values: clean the inputs (the network would learn "
+                         "nothing from them)")
+
+
+def check_members(net, *objects):
+    """Per-member hyperparameters (learning rates, ``c``, ``rho``, ...) of ``objects`` must
+    have one value per ensemble member; raises ``ValueError`` naming the one that does not."""
+    K = net.ensemble
+    for obj in objects:
+        for name, value in vars(obj).items():
+            if name.startswith("_") or isinstance(value, (str, dict)) or np.ndim(value) == 0:
+                continue
+            try:
+                arr = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                continue                                   # not numbers (a list of parameters, say)
+            if arr.ndim == 1 and (K is None or arr.shape[0] != K):
+                raise ValueError(f"{type(obj).__name__} {name} has {arr.shape[0]} values, but the network "
+                                 + (f"is an ensemble of {K}" if K else "is not an ensemble (give one value)"))
 
 
 def minibatches(x, y, batch_size, rng, backend):
@@ -134,6 +203,15 @@ def fit(net, update, batches, *, epochs=1, steps_per_epoch=None, n_classes=None,
     total = None if steps_per_epoch is None else int(epochs) * int(steps_per_epoch)
     bar = tqdm(total=total, disable=not progress, unit="step", leave=False, mininterval=0.5)
     step = 0
+    finite = net.state()                                   # the parameters of the last finite epoch
+
+    def diverged(where, sums):
+        cause = divergence_cause(net, sums)
+        net.load_state(finite)
+        done = history["epoch"][-1] if history["epoch"] else 0
+        return TrainingDiverged(f"the loss became non-finite {where}: {cause}. The parameters are those "
+                                f"of the end of epoch {done}", history, cause)
+
     try:
         for epoch in range(1, int(epochs) + 1):
             t0 = time.perf_counter()
@@ -149,15 +227,16 @@ def fit(net, update, batches, *, epochs=1, steps_per_epoch=None, n_classes=None,
                     hits = (out["logits"].argmax(axis=-1) == yb).sum(axis=-1)
                     correct = hits if correct is None else correct + hits
                     seen += yb.shape[0]
-                if check_every and step % int(check_every) == 0:
-                    check_finite(be, out["loss"], f"at step {step}", history)
+                if check_every and step % int(check_every) == 0 and \
+                        not np.isfinite(be.to_numpy(out["loss"])).all():
+                    raise diverged(f"at step {step}", {k: out[k] for k in ("loss", "ce", "cost") if k in out})
                 if on_step is not None:
                     on_step(step, out)
                 bar.update(1)
             mean = {k: be.to_numpy(v) / max(steps, 1) for k, v in sums.items()}
             if "loss" in mean and not np.isfinite(mean["loss"]).all():
-                raise TrainingDiverged(
-                    f"the loss became non-finite in epoch {epoch}: lower the learning rate or the costs", history)
+                raise diverged(f"in epoch {epoch}", sums)
+            finite = net.state()
             history["epoch"].append(epoch)
             for k in ("loss", "ce", "cost"):
                 history[k].append(mean[k].tolist() if k in mean else None)
@@ -171,13 +250,6 @@ def fit(net, update, batches, *, epochs=1, steps_per_epoch=None, n_classes=None,
     finally:
         bar.close()
     return history
-
-
-def check_finite(backend, loss, where, history=None):
-    """Raise :class:`TrainingDiverged` unless every value of ``loss`` (a backend array) is finite."""
-    if not np.isfinite(backend.to_numpy(loss)).all():
-        raise TrainingDiverged(f"the loss became non-finite {where}: lower the learning rate or the costs",
-                               history if history is not None else {})
 
 
 def objective_step(net, optimizer, n_train, costs=(), on_gradient=None):
@@ -228,8 +300,9 @@ def train(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=0, n_class
     -------
     history : dict of lists, one entry per epoch; per-member values are lists.
     """
+    check_training_inputs(net, x, y, n_classes=n_classes)
+    check_members(net, optimizer, *costs)
     n = x.shape[0]
-    _check_net_input(net, x)
     if not 1 <= int(batch_size) <= n:
         raise ValueError(f"batch size {batch_size} must lie between 1 and the {n} training examples")
     order_rng = np.random.default_rng(seed)
@@ -251,7 +324,9 @@ def accuracy(net, x, y, mode="sample", samples=1, batch_size=1000):
     """
     if mode not in ("sample", "mean", "predictive"):
         raise ValueError(f"mode must be 'sample', 'mean' or 'predictive', got {mode!r}")
-    _check_net_input(net, x)
+    if int(samples) < 1 or int(batch_size) < 1:
+        raise ValueError(f"samples and batch_size must be >= 1, got {samples}, {batch_size}")
+    check_training_inputs(net, x, y)
     xp = net.be.xp
     correct = xp.zeros(net.lead, dtype=net.be.dtype)
     for start in range(0, x.shape[0], batch_size):

@@ -131,7 +131,7 @@ def test_feature_count_mismatch_raises_value_error():
     be = f64()
     net = MLP([5, 3], backend=be)
     x, y = prepare_arrays(*synthetic(10, 6, 3), be)
-    with pytest.raises(ValueError, match="takes 5 inputs but the data has 6"):
+    with pytest.raises(ValueError, match="takes 5 inputs but x has 6"):
         train(net, make_optimizer(net, "sgd", 0.1), x, y, epochs=1, batch_size=5, progress=False)
     with pytest.raises(ValueError, match="takes 5 inputs"):
         accuracy(net, x, y)

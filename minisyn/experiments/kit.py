@@ -23,6 +23,9 @@ import contextlib
 import datetime
 import json
 import os
+import shutil
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +34,10 @@ from threadpoolctl import threadpool_limits
 
 from minisyn import datasets
 from minisyn.backend import Backend
-from minisyn.output import load_json, save_json, save_npz, to_jsonable
+from minisyn.output import atomic_write, load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "floats", "sizes", "ints", "names",
+__all__ = ["RunFolder", "run_id", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "floats", "sizes", "ints", "names",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
@@ -228,12 +231,200 @@ def out_dir(args):
 
 
 def prepare_out_dir(out, force, marker="results.json"):
-    """Create the output folder; refuse it if it already holds ``marker`` and not ``force``."""
+    """Create the output folder; refuse it if it holds a finished run's ``marker`` and not ``force``.
+
+    A ``marker`` whose JSON ``status`` is ``running``, ``interrupted`` or
+    ``diverged`` belongs to a run that did not finish: the folder is reused
+    (the run starts again).
+    """
     out = Path(out)
-    if (out / marker).exists() and not force:
-        raise CLIError(f"{out}/{marker} already exists: choose another --out, or pass --force to overwrite it")
+    path = out / marker
+    if path.exists() and not force:
+        try:
+            status = load_json(path).get("status", "finished")
+        except ValueError:
+            status = "damaged"
+        if status not in ("running", "interrupted", "diverged"):
+            raise CLIError(f"{path} already exists ({status}): choose another --out, or pass --force to "
+                           "replace it")
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+# -- one folder, one run ------------------------------------------------------------------
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's ``KeyboardInterrupt``."""
+
+
+@contextlib.contextmanager
+def signals_as_exceptions():
+    """Within the block, SIGTERM raises :class:`Terminated` (SIGINT raises ``KeyboardInterrupt``
+    as always), so that every ``finally`` and ``except KeyboardInterrupt`` runs on either."""
+    def raise_terminated(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:                          # not the main thread: leave the signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError):
+        return True
+    return True
+
+
+LOCK = ".minisyn.lock"
+RUN_FILE = "run.json"
+_current = {}
+
+
+def run_id():
+    """The id of the run this process is making: that of the :class:`RunFolder` in use,
+    or one made for this process (Python callers that use no run folder)."""
+    if "id" not in _current:
+        _current["id"] = f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}-{os.urandom(3).hex()}"
+    return _current["id"]
+
+
+class RunFolder:
+    """One folder, one run: what every command does with its ``--out`` folder.
+
+    On entering:
+
+    - the folder is created, and locked: ``.minisyn.lock`` is created
+      exclusively with the process id, the command and the run id; a second
+      run into the folder is refused while the first one lives, and the lock
+      of a dead process is taken over with a message;
+    - temporary files left by dead processes are removed;
+    - with ``force``, everything the folder held is set aside into
+      ``.replaced-<run id>/``, so that the folder never mixes files of two
+      runs; it is deleted when the new run finishes, and put back if the new
+      run stops before writing anything;
+    - ``run.json`` records the run: its id, command, process, start and
+      ``status`` (``running``).
+
+    On leaving, ``run.json`` gets the final status: ``finished``,
+    ``interrupted`` (Ctrl-C or SIGTERM), ``diverged`` or ``failed``. A run that
+    stopped before writing anything leaves the folder as it found it (and
+    removes it if it made it).
+    """
+
+    def __init__(self, out, command="", force=False, log=None):
+        self.out, self.command, self.force = Path(out), str(command), bool(force)
+        self.log = log or (lambda message: print(message, file=sys.stderr))
+        self.id = None
+
+    # -- entering -------------------------------------------------------------------
+    def __enter__(self):
+        self.created = not self.out.exists()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        self._clean_temporary_files()
+        self.replaced = None
+        if self.force and self._entries():
+            self.replaced = self.out / f".replaced-{self.id}"
+            self.replaced.mkdir()
+            for entry in self._entries():
+                os.replace(entry, self.replaced / entry.name)
+        self.previous = (self.out / RUN_FILE).read_text() if (self.out / RUN_FILE).exists() else None
+        self.before = self._snapshot()
+        self.record = {"run_id": self.id, "command": self.command, "pid": os.getpid(),
+                       "started": datetime.datetime.now().isoformat(timespec="seconds"), "status": "running"}
+        save_json(self.out / RUN_FILE, self.record)
+        return self
+
+    def _lock(self):
+        path = self.out / LOCK
+        self.id = run_id()
+        text = json.dumps({"pid": os.getpid(), "command": self.command, "run_id": self.id})
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    held = json.loads(path.read_text() or "{}")
+                except (OSError, ValueError):
+                    held = {}
+                if _alive(held.get("pid")):
+                    raise CLIError(f"{self.out} is in use by another run (process {held.get('pid')}: "
+                                   f"{held.get('command') or 'unknown command'}): wait for it to end, or "
+                                   "choose another --out") from None
+                self.log(f"{self.out}: taking over the lock of process {held.get('pid')}, which is no longer "
+                         "running")
+                path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            _current["id"] = self.id
+            return
+        raise CLIError(f"could not lock {self.out}: another run took it at the same moment; try again")
+
+    def _clean_temporary_files(self):
+        for tmp in self.out.rglob(".*.tmp"):
+            parts = tmp.name.rsplit(".", 2)              # .<name>.<pid>.tmp
+            if len(parts) == 3 and parts[1].isdigit() and _alive(parts[1]) and int(parts[1]) != os.getpid():
+                continue
+            tmp.unlink(missing_ok=True)
+
+    def _entries(self):
+        return [e for e in self.out.iterdir() if e.name not in (LOCK,) and not e.name.startswith(".replaced-")]
+
+    def _snapshot(self):
+        return {str(p.relative_to(self.out)): p.stat().st_mtime_ns
+                for p in self.out.rglob("*") if p.is_file() and p.name not in (LOCK, RUN_FILE)
+                and ".replaced-" not in str(p)}
+
+    # -- leaving ----------------------------------------------------------------------
+    def __exit__(self, kind, error, tb):
+        try:
+            wrote = self._snapshot() != self.before
+            if kind is None:
+                status = "finished"
+            elif issubclass(kind, KeyboardInterrupt):
+                status = "interrupted"
+            elif type(error).__name__ == "TrainingDiverged" or "diverged" in str(error):
+                status = "diverged"
+            else:
+                status = "failed"
+            if status != "finished" and not wrote:
+                self._restore()
+            else:
+                self.record.update(status=status, ended=datetime.datetime.now().isoformat(timespec="seconds"))
+                if error is not None:
+                    self.record["error"] = str(error)
+                save_json(self.out / RUN_FILE, self.record)
+                if status == "finished":
+                    for old in self.out.glob(".replaced-*"):
+                        shutil.rmtree(old, ignore_errors=True)
+        finally:
+            (self.out / LOCK).unlink(missing_ok=True)
+            _current.pop("id", None)
+            if self.created and not any(self.out.iterdir()):
+                self.out.rmdir()
+        return False
+
+    def _restore(self):
+        """Leave the folder as it was: the run wrote nothing."""
+        if self.previous is None:
+            (self.out / RUN_FILE).unlink(missing_ok=True)
+        else:
+            atomic_write(self.out / RUN_FILE, self.previous)
+        if self.replaced is not None:
+            for entry in self.replaced.iterdir():
+                if not (self.out / entry.name).exists():
+                    os.replace(entry, self.out / entry.name)
+            shutil.rmtree(self.replaced, ignore_errors=True)
 
 
 # -- data -----------------------------------------------------------------------------

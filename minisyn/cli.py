@@ -56,7 +56,12 @@ def main(argv=None):
         print(f"minisyn {args.command}: interrupted ({how}); the finished work is saved in {out}/ "
               f"(status 'interrupted' in {kit.RUN_FILE}): rerun the same command to resume", file=sys.stderr)
         return 143 if isinstance(err, kit.Terminated) else 130
-    except (CLIError, ValueError, OSError, MemoryError) as err:   # bad options, data, too little memory
+    except OSError as err:                                          # a file or folder that cannot be used
+        what = f"{err.filename}: {err.strerror}" if err.filename else str(err)
+        print(f"minisyn {args.command}: error: cannot use {what} (check the path and its permissions)",
+              file=sys.stderr)
+        return 2
+    except (CLIError, ValueError, MemoryError) as err:              # bad options, data, too little memory
         print(f"minisyn {args.command}: error: {err}", file=sys.stderr)
         return 2
 

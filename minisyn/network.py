@@ -19,7 +19,10 @@ __all__ = ["MLP", "Perceptron", "SYNAPSES"]
 
 
 def _seeds(seed, ensemble):
-    """One seed per ensemble member, or a single seed."""
+    """One seed per ensemble member, or a single seed (integers >= 0)."""
+    for s in np.ravel(seed):
+        if not (np.issubdtype(np.asarray(s).dtype, np.integer) or float(s).is_integer()) or s < 0:
+            raise ValueError(f"seed must be an integer >= 0 (or one per ensemble member), got {seed!r}")
     if ensemble is None:
         if np.ndim(seed) != 0:
             raise ValueError("a list of seeds needs ensemble=K")

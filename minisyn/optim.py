@@ -93,13 +93,16 @@ class Adam:
 
     @property
     def m(self):
-        """First moments ``m`` (MODEL.md §A5), one array per parameter (copies)."""
-        return [ms * ((1.0 - self.b1) * 2.0**s) for ms, s in zip(self._ms, self._shift)]
+        """First moments ``m`` (MODEL.md §A5), one array per parameter (copies; float64
+        for a parameter whose moments are stored shifted, where ``m`` may pass float32's range)."""
+        return [(ms.astype("float64") if s else ms) * ((1.0 - self.b1) * 2.0**s)
+                for ms, s in zip(self._ms, self._shift)]
 
     @property
     def v(self):
-        """Second moments ``v`` (MODEL.md §A5), one array per parameter (copies)."""
-        return [vs * ((1.0 - self.b2) * 4.0**s) for vs, s in zip(self._vs, self._shift)]
+        """Second moments ``v`` (MODEL.md §A5), one array per parameter (copies; float64 where shifted)."""
+        return [(vs.astype("float64") if s else vs) * ((1.0 - self.b2) * 4.0**s)
+                for vs, s in zip(self._vs, self._shift)]
 
     #: the stored v~ is brought back below 2^(2 LOW) when it would pass 2^(2 HIGH)
     #: (float32's largest number is about 2^128)

@@ -124,6 +124,27 @@ def check_training_inputs(net, x, y, names=("x", "y"), n_classes=None):
                          "nothing from them)")
 
 
+def check_costs(net, costs, n_train):
+    """The costs' gradients at the network's present parameters must be finite.
+
+    A reliability cost ``c sigma^-rho`` at a tiny ``sigma`` can overflow the
+    floating type (float32 ends at 3.4e38): training would only produce NaN.
+    One evaluation of the costs; raises ``ValueError`` naming the parameters
+    and what to change.
+    """
+    if not costs:
+        return
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        net.zero_grad()
+        net.add_costs(costs, n_train)
+        bad = [f"layer{i}.{p.name}" for i, layer in enumerate(net.synaptic) for p in layer.params
+               if not np.isfinite(net.be.to_numpy(p.grad)).all()]
+        net.zero_grad()
+    if bad:
+        raise ValueError(f"the costs' gradients overflow {net.be.dtype.name} at the initial parameters "
+                         f"({', '.join(bad)}): raise --sigma-init, lower --c or --rho, or use --dtype float64")
+
+
 def check_members(net, *objects):
     """Per-member hyperparameters (learning rates, ``c``, ``rho``, ...) of ``objects`` must
     have one value per ensemble member; raises ``ValueError`` naming the one that does not."""
@@ -212,44 +233,47 @@ def fit(net, update, batches, *, epochs=1, steps_per_epoch=None, n_classes=None,
         return TrainingDiverged(f"the loss became non-finite {where}: {cause}. The parameters are those "
                                 f"of the end of epoch {done}", history, cause)
 
-    try:
-        for epoch in range(1, int(epochs) + 1):
-            t0 = time.perf_counter()
-            sums, correct, seen, steps = {}, None, 0, 0
-            for xb, yb in batches(epoch):
-                out = update(xb, one_hot(yb, n_classes, xp, be.dtype))
-                step += 1
-                steps += 1
+    # Overflow on the way to a divergence is reported once, as TrainingDiverged with its cause,
+    # not as numpy warnings at every step.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            for epoch in range(1, int(epochs) + 1):
+                t0 = time.perf_counter()
+                sums, correct, seen, steps = {}, None, 0, 0
+                for xb, yb in batches(epoch):
+                    out = update(xb, one_hot(yb, n_classes, xp, be.dtype))
+                    step += 1
+                    steps += 1
+                    for k in ("loss", "ce", "cost"):
+                        if k in out:
+                            sums[k] = out[k] + sums[k] if k in sums else xp.zeros(net.lead, be.dtype) + out[k]
+                    if "logits" in out:
+                        hits = (out["logits"].argmax(axis=-1) == yb).sum(axis=-1)
+                        correct = hits if correct is None else correct + hits
+                        seen += yb.shape[0]
+                    if check_every and step % int(check_every) == 0 and \
+                            not np.isfinite(be.to_numpy(out["loss"])).all():
+                        raise diverged(f"at step {step}", {k: out[k] for k in ("loss", "ce", "cost") if k in out})
+                    if on_step is not None:
+                        on_step(step, out)
+                    bar.update(1)
+                mean = {k: be.to_numpy(v) / max(steps, 1) for k, v in sums.items()}
+                if "loss" in mean and not np.isfinite(mean["loss"]).all():
+                    raise diverged(f"in epoch {epoch}", sums)
+                finite = net.state()
+                history["epoch"].append(epoch)
                 for k in ("loss", "ce", "cost"):
-                    if k in out:
-                        sums[k] = out[k] + sums[k] if k in sums else xp.zeros(net.lead, be.dtype) + out[k]
-                if "logits" in out:
-                    hits = (out["logits"].argmax(axis=-1) == yb).sum(axis=-1)
-                    correct = hits if correct is None else correct + hits
-                    seen += yb.shape[0]
-                if check_every and step % int(check_every) == 0 and \
-                        not np.isfinite(be.to_numpy(out["loss"])).all():
-                    raise diverged(f"at step {step}", {k: out[k] for k in ("loss", "ce", "cost") if k in out})
-                if on_step is not None:
-                    on_step(step, out)
-                bar.update(1)
-            mean = {k: be.to_numpy(v) / max(steps, 1) for k, v in sums.items()}
-            if "loss" in mean and not np.isfinite(mean["loss"]).all():
-                raise diverged(f"in epoch {epoch}", sums)
-            finite = net.state()
-            history["epoch"].append(epoch)
-            for k in ("loss", "ce", "cost"):
-                history[k].append(mean[k].tolist() if k in mean else None)
-            history["train_acc"].append(None if correct is None else (be.to_numpy(correct) / seen).tolist())
-            history["val_acc"].append(None if x_val is None else accuracy(net, x_val, y_val).tolist())
-            history["seconds"].append(time.perf_counter() - t0)
-            if "loss" in mean:
-                bar.set_postfix(epoch=epoch, loss=float(np.mean(mean["loss"])))
-            if on_epoch is not None:
-                on_epoch(epoch, history)
-    finally:
-        bar.close()
-    return history
+                    history[k].append(mean[k].tolist() if k in mean else None)
+                history["train_acc"].append(None if correct is None else (be.to_numpy(correct) / seen).tolist())
+                history["val_acc"].append(None if x_val is None else accuracy(net, x_val, y_val).tolist())
+                history["seconds"].append(time.perf_counter() - t0)
+                if "loss" in mean:
+                    bar.set_postfix(epoch=epoch, loss=float(np.mean(mean["loss"])))
+                if on_epoch is not None:
+                    on_epoch(epoch, history)
+        finally:
+            bar.close()
+        return history
 
 
 def objective_step(net, optimizer, n_train, costs=(), on_gradient=None):
@@ -302,6 +326,7 @@ def train(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=0, n_class
     """
     check_training_inputs(net, x, y, n_classes=n_classes)
     check_members(net, optimizer, *costs)
+    check_costs(net, costs, x.shape[0])
     n = x.shape[0]
     if not 1 <= int(batch_size) <= n:
         raise ValueError(f"batch size {batch_size} must lie between 1 and the {n} training examples")

@@ -37,7 +37,7 @@ from minisyn.backend import Backend
 from minisyn.output import atomic_write, load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["RunFolder", "run_id", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "floats", "sizes", "ints", "names",
+__all__ = ["RunFolder", "run_id", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
@@ -90,10 +90,25 @@ def fraction(text):
     try:
         if "/" in text:
             a, b = text.split("/")
-            return float(a) / float(b)
-        return float(text)
+            value = float(a) / float(b)
+        else:
+            value = float(text)
     except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a number or a fraction such as 2/3, got {text!r}") from None
+        value = float("nan")
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number or a fraction such as 2/3, got {text!r}")
+    return value
+
+
+def natural(text):
+    """An integer >= 0 (a seed, say)."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 def floats(text):
@@ -195,7 +210,7 @@ def add_run_options(p, *, default_out, resumable=False, force_help=None):
     the date and time); a ``resumable`` command resumes when rerun into it.
     """
     g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=0, help="seeds initial weights, synaptic noise and example order")
+    g.add_argument("--seed", type=natural, default=0, help="seeds initial weights, synaptic noise and example order")
     g.add_argument("--backend", choices=("numpy", "cupy", "strict"), default=None,
                    help="array backend (default: $MINISYN_BACKEND or numpy); cupy needs a GPU")
     g.add_argument("--dtype", choices=("float32", "float64"), default=None,
@@ -600,12 +615,19 @@ class RunStore:
         if not arrays:
             return rec
         with np.load(self.path(key, "npz")) as f:
-            return rec, {k: f[k] for k in f.files}
+            saved = {k: f[k] for k in f.files}
+        made_by = str(saved.pop("run_id", rec.get("run_id")))
+        if made_by != str(rec.get("run_id")):          # the arrays of another run: this one is incomplete
+            return None
+        return rec, saved
 
     def save(self, key, record, settings, arrays=None):
-        """Save a finished run (arrays first, then the JSON with ``settings``); returns the record."""
-        record = dict(record, key=key, settings=_canonical(settings))
+        """Save a finished run (arrays first, then the JSON with ``settings``); returns the record.
+
+        Both files carry the id of the run that made them (:func:`run_id`);
+        :meth:`load` takes the pair only when the ids agree."""
+        record = dict(record, key=key, settings=_canonical(settings), run_id=run_id())
         if arrays is not None:
-            save_npz(self.path(key, "npz"), arrays)
+            save_npz(self.path(key, "npz"), dict(arrays, run_id=np.array(record["run_id"])))
         save_json(self.path(key), record)
         return record

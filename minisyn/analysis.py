@@ -7,7 +7,7 @@
   expected strengths, from single-example gradients of the log-likelihood;
 - :func:`spearman`: rank correlation (e.g. of Fisher information and ``p``);
 - :func:`neuron_sparsity`: important synapses per hidden neuron against a
-  shuffled-``p`` baseline;
+  shuffled-``p`` baseline, one per hidden layer;
 - :func:`silent_inputs` (Gaussian synapses, §A4): which inputs of each layer
   are never active, and how much of ``sum_i sigma_i^2`` their synapses hold.
 
@@ -179,7 +179,7 @@ def _to_host(a):
 
 
 def _neuron_counts(ps, important):
-    """Important inputs and outputs of every hidden neuron.
+    """Important inputs and outputs of every hidden neuron, and its hidden layer.
 
     ``ps`` are the host release-probability matrices ``(n_out, n_in)`` of the
     layers in order (bias columns dropped). Hidden layer ``l`` receives from
@@ -188,10 +188,26 @@ def _neuron_counts(ps, important):
     imp = [q >= important for q in ps]
     ins = np.concatenate([m.sum(axis=1) for m in imp[:-1]])
     outs = np.concatenate([m.sum(axis=0) for m in imp[1:]])
-    return ins, outs
+    layer = np.concatenate([np.full(q.shape[0], l) for l, q in enumerate(ps[:-1])])
+    return ins, outs, layer
 
 
-def neuron_sparsity(net, p_imp=0.9, n_shuffles=100, seed=0):
+def _standardised(real, base, groups):
+    """``(real - mean) / sd`` and the same for every shuffle, with the mean and SD of the
+    shuffled counts of each group (hidden layer); one group: the pooled baseline.
+    A group whose shuffled counts do not vary gets z = 0 where the count equals the
+    mean and +-inf elsewhere."""
+    z, zb = np.zeros(real.shape), np.zeros(base.shape)
+    for g in np.unique(groups):
+        cols = groups == g
+        mean, sd = base[:, cols].mean(), base[:, cols].std()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z[cols] = np.where(real[cols] == mean, 0.0, (real[cols] - mean) / sd)
+            zb[:, cols] = np.where(base[:, cols] == mean, 0.0, (base[:, cols] - mean) / sd)
+    return z, zb
+
+
+def neuron_sparsity(net, p_imp=0.9, n_shuffles=100, seed=0, per_layer=True):
     """Neuron-level sparsity of the important synapses (MODEL.md §B4, Fig. 3).
 
     A synapse is important when ``p >= p_imp``. For every hidden neuron count
@@ -200,23 +216,41 @@ def neuron_sparsity(net, p_imp=0.9, n_shuffles=100, seed=0):
     synapses of each layer ``n_shuffles`` times, which spreads the important
     synapses uniformly over neurons.
 
+    Hidden layers differ in fan-in and fan-out (784 and 200 inputs in the
+    paper's network), so their shuffled counts differ in mean and SD: pooled,
+    the baseline is a mixture of one bump per layer, and the 2-SD criterion
+    would measure the gap between the layers. With ``per_layer`` (the default)
+    each neuron is compared with the shuffles of its own layer: the KS test and
+    the 2-SD count use its count standardised by its layer's shuffled mean and
+    SD, ``z = (count - mean_l) / sd_l``, and ``layers`` has the same numbers
+    for every hidden layer alone. ``per_layer=False`` pools all hidden layers
+    into one baseline.
+
     Parameters
     ----------
     net : MLP of Bernoulli synapses, at least one hidden layer
     p_imp : float
     n_shuffles : int
     seed : int
+    per_layer : bool
 
     Returns
     -------
     dict with
-        ``in_counts``, ``out_counts`` : int arrays, one entry per hidden neuron;
-        ``shuffled_in``, ``shuffled_out`` : int arrays ``(n_shuffles, n_hidden)``;
+        ``in_counts``, ``out_counts`` : int arrays, one entry per hidden neuron
+        (layers in order); ``layer`` : the hidden layer of each (0, 1, ...);
+        ``shuffled_in``, ``shuffled_out`` : int arrays ``(n_shuffles, n_hidden)``,
+        each neuron's counts under the shuffles of its own layer;
+        ``z_in``, ``z_out`` : the standardised counts;
         ``ks_in``, ``ks_out`` : ``(statistic, p_value)`` of the two-sample
-        Kolmogorov-Smirnov test of the real against the pooled shuffled counts;
-        ``n_beyond_2sd_in``, ``n_beyond_2sd_out`` : neurons whose count lies
-        more than 2 SD from the shuffled mean (mean and SD of the pooled
-        shuffled counts);
+        Kolmogorov-Smirnov test of the real against the shuffled standardised
+        counts (pooled over layers after standardising);
+        ``n_beyond_2sd_in``, ``n_beyond_2sd_out`` : neurons with ``|z| > 2``;
+        ``shuffled_beyond_2sd_in``, ``shuffled_beyond_2sd_out`` : the same count
+        in each shuffle (arrays of length ``n_shuffles``);
+        ``layers`` : one dict per hidden layer with its ``n_neurons``, ``ks_in``,
+        ``ks_out``, ``n_beyond_2sd_in``, ``n_beyond_2sd_out`` and the mean and SD
+        of its shuffled counts;
         ``in_out_correlation`` : Pearson correlation of in- and out-counts
         (NaN where either is constant).
     """
@@ -229,21 +263,33 @@ def neuron_sparsity(net, p_imp=0.9, n_shuffles=100, seed=0):
     for layer in net.synaptic:
         q = np.asarray(net.be.to_numpy(_release_p(layer)), dtype=np.float64)
         ps.append(q[:, :layer.n_in])
-    ins, outs = _neuron_counts(ps, p_imp)
+    ins, outs, hidden = _neuron_counts(ps, p_imp)
     rng = np.random.default_rng(seed)
     sh_in, sh_out = [], []
     for _ in range(int(n_shuffles)):
         shuffled = [rng.permutation(q.ravel()).reshape(q.shape) for q in ps]
-        a, b = _neuron_counts(shuffled, p_imp)
+        a, b, _ = _neuron_counts(shuffled, p_imp)
         sh_in.append(a)
         sh_out.append(b)
     sh_in, sh_out = np.array(sh_in), np.array(sh_out)
-    out = {"in_counts": ins, "out_counts": outs, "shuffled_in": sh_in, "shuffled_out": sh_out}
+    groups = hidden if per_layer else np.zeros_like(hidden)
+    out = {"in_counts": ins, "out_counts": outs, "layer": hidden, "shuffled_in": sh_in, "shuffled_out": sh_out,
+           "layers": [{"n_neurons": int((hidden == l).sum())} for l in range(len(ps) - 1)]}
     for name, real, base in (("in", ins, sh_in), ("out", outs, sh_out)):
-        ks = stats.ks_2samp(real, base.ravel())
+        z, zb = _standardised(real, base, groups)
+        out[f"z_{name}"] = z
+        ks = stats.ks_2samp(z, zb.ravel())
         out[f"ks_{name}"] = (float(ks.statistic), float(ks.pvalue))
-        mean, sd = base.mean(), base.std()
-        out[f"n_beyond_2sd_{name}"] = int((np.abs(real - mean) > 2 * sd).sum())
+        out[f"n_beyond_2sd_{name}"] = int((np.abs(z) > 2).sum())
+        out[f"shuffled_beyond_2sd_{name}"] = (np.abs(zb) > 2).sum(axis=1)
+        for l, summary in enumerate(out["layers"]):
+            cols = hidden == l
+            zl, zbl = _standardised(real[cols], base[:, cols], np.zeros(cols.sum()))
+            ks = stats.ks_2samp(real[cols], base[:, cols].ravel())
+            summary.update({f"ks_{name}": (float(ks.statistic), float(ks.pvalue)),
+                            f"n_beyond_2sd_{name}": int((np.abs(zl) > 2).sum()),
+                            f"shuffled_mean_{name}": float(base[:, cols].mean()),
+                            f"shuffled_sd_{name}": float(base[:, cols].std())})
     constant = ins.std() == 0 or outs.std() == 0
     out["in_out_correlation"] = float("nan") if constant else float(stats.pearsonr(ins, outs).statistic)
     return out

@@ -142,6 +142,45 @@ def test_neuron_sparsity_detects_important_synapses_concentrated_on_few_neurons(
     assert res["in_out_correlation"] == pytest.approx(1.0)
 
 
+def _two_hidden_layers(be):
+    """Hidden layer 0 with 100 inputs, each important with probability 1/2 (about 50 a
+    neuron); hidden layer 1 with 10 inputs, all important for neurons 0-2 and none for the rest."""
+    net = MLP([100, 10, 10, 3], "bernoulli", be, seed=0)
+    rng = np.random.default_rng(0)
+    net.synaptic[0].p = be.floats(np.where(rng.random((10, 100)) < 0.5, 1.0, 0.25))
+    p1 = np.full((10, 10), 0.25)
+    p1[:3, :] = 1.0
+    net.synaptic[1].p = be.floats(p1)
+    net.synaptic[2].p = be.floats(np.full((3, 10), 0.25))
+    return net
+
+
+def test_neuron_sparsity_compares_each_hidden_layer_with_its_own_shuffles():
+    res = neuron_sparsity(_two_hidden_layers(f64()), p_imp=0.9, n_shuffles=50, seed=0)
+    np.testing.assert_array_equal(res["layer"], [0] * 10 + [1] * 10)
+    assert res["in_counts"][10:13].tolist() == [10, 10, 10]
+    # layer 1 shuffles spread its 30 important inputs at about 3 a neuron: 10 is far out,
+    # whatever layer 0 does (its shuffled neurons hold about 50)
+    assert (res["z_in"][10:13] > 2).all()
+    l0, l1 = res["layers"]
+    assert l0["shuffled_mean_in"] == pytest.approx(res["in_counts"][:10].mean())
+    assert l1["shuffled_mean_in"] == pytest.approx(3.0)
+    assert l1["n_beyond_2sd_in"] >= 3 and l1["ks_in"][1] < 1e-3
+    assert res["n_beyond_2sd_in"] == sum(layer["n_beyond_2sd_in"] for layer in res["layers"])
+    assert res["shuffled_beyond_2sd_in"].shape == (50,)
+
+
+def test_a_pooled_baseline_hides_the_concentrated_neurons_behind_the_gap_between_layers():
+    """Pooled, the baseline is bimodal (about 50 and 3 important inputs): its SD is set
+    by the gap between the layers, and no neuron lies 2 SD from its mean."""
+    net = _two_hidden_layers(f64())
+    pooled = neuron_sparsity(net, p_imp=0.9, n_shuffles=50, seed=0, per_layer=False)
+    per_layer = neuron_sparsity(net, p_imp=0.9, n_shuffles=50, seed=0)
+    assert pooled["n_beyond_2sd_in"] == 0
+    assert per_layer["n_beyond_2sd_in"] >= 3
+    np.testing.assert_array_equal(pooled["shuffled_in"], per_layer["shuffled_in"])   # the same shuffles
+
+
 def test_spearman_of_a_monotone_pair_is_one_and_of_a_reversed_pair_minus_one():
     a = np.array([0.1, 0.5, 2.0, 3.0, 10.0])
     assert spearman(a, np.exp(a))[0] == pytest.approx(1.0)

@@ -1,20 +1,26 @@
 """The energy / information sweep of MODEL.md §B3 (Fig. 1): tiny sweeps write
 finite results and resume; the fixed-release control sits at the plastic
-model's mean p; the energy-at-information interpolation."""
+model's mean p; the energy-at-information interpolation; the level at which
+the models are compared; and, at a shortened quick preset, plastic release
+needing the least energy for the same information."""
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from minisyn.backend import Backend
 from minisyn.experiments import energy_info, kit
-from minisyn.experiments.energy_info import energy_at_information, run_energy_info, train_models
+from minisyn.experiments.energy_info import (QUICK_SETTINGS, comparison_level, comparison_lines,
+                                             energy_at_information, run_energy_info, train_models)
 
-TINY = dict(sizes=(784, 16, 16, 10), epochs=1, batch_size=100, train_limit=300, progress=False)
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(sizes=(784, 16, 16, 10), epochs=1, batch_size=100, train_limit=300, progress=False, inputs="unit")
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +79,9 @@ def test_rerun_with_other_settings_is_refused(sweep):
 def test_rerun_with_other_inputs_is_refused(sweep):
     out, _ = sweep
     with pytest.raises(ValueError, match="other settings"):
-        run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, inputs="standardized", **TINY)
+        run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **dict(TINY, inputs="standardized"))
     with pytest.raises(ValueError, match="inputs"):
-        run_energy_info(out, l2s=[1e-3], log=lambda m: None, plot=False, inputs="zscore", **TINY)
+        run_energy_info(out, l2s=[1e-3], log=lambda m: None, plot=False, **dict(TINY, inputs="zscore"))
 
 
 def test_runs_saved_with_l2_in_the_rule_gradient_are_not_resumed(sweep, tmp_path):
@@ -170,8 +176,22 @@ def test_command_line_runs_a_tiny_sweep(tmp_path, capsys):
                               "--out", str(tmp_path / "ei")])
     assert args.func(args) == 0
     printed = capsys.readouterr().out
-    assert "energy needed for I = 0.01 bits" in printed
+    # one L2 value draws no curve: the command says it cannot compare, and what does
+    assert "no information level is reached by every model" in printed
+    assert "minisyn energy-info, no options" in printed
     assert (tmp_path / "ei" / "fig1_energy_information.png").exists()
+    saved = json.loads((tmp_path / "ei" / "energy_info.json").read_text())
+    assert saved["settings"]["inputs"] == "standardized"           # the preset's, unless told
+    assert saved["settings"]["lr"] == QUICK_SETTINGS["lr"]
+
+
+def test_paper_option_takes_the_paper_settings_and_explicit_values_win(tmp_path):
+    parser = argparse.ArgumentParser()
+    energy_info.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["energy-info", "--paper", "--epochs", "2", "--out", str(tmp_path)])
+    assert kit.apply_preset(args, energy_info.QUICK_SETTINGS, energy_info.PAPER_SETTINGS, use_paper=True) == "paper"
+    assert args.epochs == 2 and args.sizes == energy_info.PAPER_SETTINGS["sizes"]
+    assert args.target_bits == 3.0 and args.lr == 0.05
 
 
 def test_command_line_refuses_bad_values_naming_the_option(tmp_path):
@@ -181,3 +201,72 @@ def test_command_line_refuses_bad_values_naming_the_option(tmp_path):
         args = parser.parse_args(["energy-info", option, "0", "--out", str(tmp_path / "ei")])
         with pytest.raises(kit.CLIError, match=f"{option} must be >= 1"):
             args.func(args)
+    for option in ("--target-bits", "--lr", "--l2-min"):              # an explicit 0 is refused, not replaced
+        args = parser.parse_args(["energy-info", option, "0", "--out", str(tmp_path / "ei")])
+        with pytest.raises(kit.CLIError, match=f"{option} must be > 0"):
+            args.func(args)
+
+
+def _records(curves):
+    """Records of hand-made curves: ``{model: [(energy, bits), ...]}``."""
+    return [{"model": m, "energy": e, "information_bits": i} for m, pts in curves.items() for e, i in pts]
+
+
+CURVES = {"plastic": [(300, 1.4), (450, 2.2), (1400, 2.6)],
+          "fixed": [(500, 1.2), (1200, 2.1), (1900, 2.2)],
+          "deterministic": [(400, 1.5), (600, 2.2), (1500, 2.8)]}
+
+
+def test_models_are_compared_at_the_target_when_every_curve_passes_it():
+    records = _records(CURVES)
+    assert comparison_level(records, 2.0) == 2.0
+    lines = comparison_lines(records, 2.0)
+    assert lines[0].startswith("energy needed for I = 2 bits: plastic")
+    assert "plastic release is the cheapest" in lines[1]
+
+
+def test_an_unreached_target_falls_back_to_the_highest_level_all_pass_and_says_so():
+    records = _records(CURVES)                     # fixed tops out at 2.2 bits
+    assert comparison_level(records, 2.5) == 2.0
+    assert comparison_level(records, 2.3) == 2.0   # multiples of a quarter bit below the target
+    lines = comparison_lines(records, 2.5)
+    assert "not every model's curve passes 2.5 bits" in lines[0] and "fixed: at most 2.20 bits" in lines[0]
+    assert "comparing at 2 bits" in lines[0]
+    assert lines[1].startswith("energy needed for I = 2 bits")
+
+
+def test_a_level_reached_only_at_the_lowest_energy_does_not_count():
+    records = _records(CURVES)                     # every fixed point is above 1 bit: no crossing
+    assert comparison_level(records, 1.0) is None
+    assert "this run cannot compare" in comparison_lines(records, 1.0)[0]
+
+
+def test_plastic_release_that_is_not_cheapest_is_reported_with_the_command_that_shows_it():
+    curves = dict(CURVES, plastic=[(600, 1.4), (900, 2.2), (1400, 2.6)])
+    lines = comparison_lines(_records(curves), 2.0)
+    assert "plastic release is not the cheapest here" in lines[-1]
+    assert "minisyn energy-info, no options" in lines[-1]
+
+
+def test_quick_preset_plastic_release_needs_least_energy_for_the_same_information(tmp_path):
+    """Fig. 1 at the quick preset, shortened to 20 epochs and three L2 values (about 15 s):
+    at 1.75 bits, which all three curves pass, plastic release needs clearly less energy than
+    deterministic synapses (0.83-0.88 of it in seeds 0-2) and than fixed release (0.41-0.63)."""
+    q = QUICK_SETTINGS
+    with kit.blas_threads():                       # as the command runs
+        res = run_energy_info(tmp_path, l2s=[1e-2, 10 ** -1.5, 1e-1], sizes=q["sizes"], epochs=20,
+                              batch_size=q["batch_size"], lr=q["lr"], inputs=q["inputs"], target_bits=1.75,
+                              dataset="embedded", progress=False, plot=False, log=lambda m: None)
+    assert res["comparison"]["level_bits"] == 1.75
+    e = res["comparison"]["energy"]
+    assert e["plastic"] < 0.93 * e["deterministic"]
+    assert e["plastic"] < 0.8 * e["fixed"]
+
+
+def test_demo_passes_an_explicit_zero_on_and_reports_the_refusal(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("fig1_energy_information",
+                                                  ROOT / "demos" / "fig1_energy_information.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    assert demo.main(["--out", str(tmp_path), "--epochs", "0"]) == 2
+    assert "--epochs must be >= 1, got 0" in capsys.readouterr().err

@@ -87,13 +87,13 @@ def test_train_limit_and_seed_select_the_same_examples_in_every_command(command,
 
     def spy(*args, **kwargs):
         data = real(*args, **kwargs)
-        seen["x"], seen["y"] = np.asarray(data.x), np.asarray(data.y)
+        seen["x"], seen["y"], seen["inputs"] = np.asarray(data.x), np.asarray(data.y), kwargs.get("inputs", "unit")
         raise _Stop
 
     monkeypatch.setattr(kit, "prepare_data", spy)
     with pytest.raises(_Stop):
         main([*command, "--train-limit", "40", "--seed", "7", "--out", str(tmp_path / "o"), "--no-progress"])
-    expected = real("embedded", train_limit=40, seed=7)
+    expected = real("embedded", train_limit=40, seed=7, inputs=seen["inputs"])   # the command's own scaling
     np.testing.assert_array_equal(seen["y"], expected.y)
     np.testing.assert_array_equal(seen["x"], expected.x)
 

@@ -107,6 +107,28 @@ def test_comparison_statistics_recover_a_known_power_law():
     assert s["agreement_argmax"] == 1.0
 
 
+def test_cost_weights_are_the_s_form_unless_one_c_is_given():
+    rhos = [0.5, 2.0]
+    assert bayes.cost_weights(rhos, s=0.1) == pytest.approx([0.1 ** 0.5 / 0.5, 0.1 ** 2 / 2])
+    assert bayes.cost_weights(rhos, s=0.1, c=0.0) == [0.0, 0.0]            # an explicit 0 is kept
+    with pytest.raises(ValueError, match="s > 0"):
+        bayes.cost_weights(rhos, s=0.0)
+
+
+def test_likelihood_masks_keep_posteriors_well_inside_the_prior():
+    bbb = {"sigma0": np.array([[0.1, 0.49, 0.51, 0.99]]), "sigma1": np.array([[0.2, 0.9]])}
+    active = {0: np.array([[True, True, True, False]]), 1: np.ones((1, 2), bool)}
+    m = bayes.likelihood_masks(bbb, prior_sigma=1.0, masks=active)
+    assert m[0].tolist() == [[True, True, False, False]] and m[1].tolist() == [[True, False]]
+
+
+def test_slope_order_is_falling_slopes_as_rho_rises():
+    rows = [{"rho": r, "synapses": "likelihood", "layer": "all", "slope": v} for r, v in ((2.0, 0.5), (0.5, 0.8))]
+    assert bayes.slope_order(rows) == (True, {0.5: 0.8, 2.0: 0.5})
+    rows[0]["slope"] = 0.9
+    assert bayes.slope_order(rows)[0] is False
+
+
 # -- the experiment ------------------------------------------------------------------------
 def test_tiny_experiment_writes_finite_outputs_and_resumes(tmp_path, monkeypatch):
     be = Backend("numpy", "float32")
@@ -117,12 +139,16 @@ def test_tiny_experiment_writes_finite_outputs_and_resumes(tmp_path, monkeypatch
         assert np.all(np.isfinite([rec["sigma_bar"], *rec["test_accuracy"].values()]))
     assert np.isfinite(res["records"][0]["kl"]) and res["records"][0]["kl"] > 0
     for r in res["sigma_rows"]:
-        assert np.isfinite([r["pearson_log"], r["slope"]]).all()
-        assert r["layer"] != "0" or r["n_excluded"] > 0          # the always-blank pixels are left out
+        assert r["synapses"] in ("likelihood", "active")
+        if r["synapses"] == "active":
+            assert np.isfinite([r["pearson_log"], r["slope"]]).all()
+            assert r["layer"] != "0" or r["n_excluded"] > 0      # the always-blank pixels are left out
+    for lik, act in zip(*([r for r in res["sigma_rows"] if r["synapses"] == s] for s in ("likelihood", "active"))):
+        assert (lik["rho"], lik["layer"]) == (act["rho"], act["layer"]) and lik["n_synapses"] <= act["n_synapses"]
     for r in res["predictive_rows"]:
         assert all(np.isfinite(v) for v in r.values())
     with open(tmp_path / "bayes_sigmas.csv", newline="") as f:
-        assert len(list(csv.DictReader(f))) == 2 * 3
+        assert len(list(csv.DictReader(f))) == 2 * 3 * 2          # rho x (2 layers, all) x (likelihood, active)
     with open(tmp_path / "bayes_predictive.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
     summary = json.loads((tmp_path / "bayes.json").read_text())
@@ -152,6 +178,21 @@ def test_tiny_experiment_writes_finite_outputs_and_resumes(tmp_path, monkeypatch
     assert res2["sigma_rows"] == res["sigma_rows"]
     with pytest.raises(ValueError, match="other settings"):
         bayes.run_bayes(tmp_path, backend=be, plot=False, **dict(TINY, epochs=2))
+
+
+def test_quick_comparison_shows_correlated_sigmas_and_slopes_falling_with_rho(tmp_path):
+    """Fig. 7b at the quick preset, smaller (784-20-10, rho 1/2 and 2; ~3 s): over the synapses whose
+    posterior the data set, log sigma_EE and log sigma_post are strongly correlated, and the
+    fitted slope falls as rho rises (linear model: 0.80 and 0.50)."""
+    res = bayes.run_bayes(tmp_path, rhos=[0.5, 2.0], sizes=(784, 20, 10), backend=Backend("numpy", "float32"),
+                          plot=False, progress=False, log=lambda m: None)
+    rows = {r["rho"]: r for r in res["sigma_rows"] if r["synapses"] == "likelihood" and r["layer"] == "all"}
+    assert rows[0.5]["n_synapses"] > 1000
+    for r in rows.values():
+        assert r["pearson_log"] > 0.5, r
+    assert rows[0.5]["slope"] > rows[2.0]["slope"] + 0.15, rows
+    assert 0.5 < rows[0.5]["slope"] < 1.1 and 0.2 < rows[2.0]["slope"] < 0.8, rows
+    assert res["ordered"]
 
 
 def _as_saved_before_the_kit(out):
@@ -202,11 +243,13 @@ def test_command_line(tmp_path, capsys):
     bayes.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["bayes", "--rho", "1/2", "--sizes", "784,4,10", "--epochs", "1", "--train-limit", "40",
                               "--test-limit", "20", "--eval-samples", "2", "--out", str(tmp_path), "--no-progress"])
-    assert args.rho == [0.5] and args.prior_sigma == bayes.QUICK_SETTINGS["prior_sigma"]
+    assert args.rho == [0.5] and args.prior_sigma is None           # unset: the preset fills it
     assert args.func(args) == 0
+    assert args.prior_sigma == bayes.QUICK_SETTINGS["prior_sigma"] and args.epochs == 1
     assert "trained 2" in capsys.readouterr().out
     for bad, message in ((["--epochs", "0"], "--epochs must be >= 1"), (["--test-limit", "0"], "--test-limit must"),
-                         (["--rho", "0,2"], "--rho values must be > 0"), (["--prior-sigma", "0"], "--prior-sigma")):
+                         (["--rho", "0,2"], "--rho values must be > 0"), (["--prior-sigma", "0"], "--prior-sigma"),
+                         (["--adam-b2", "1"], "--adam-b2 must lie in")):
         args = parser.parse_args(["bayes", "--out", str(tmp_path / "bad"), *bad])
         with pytest.raises(kit.CLIError, match=message):
             args.func(args)

@@ -26,8 +26,12 @@ def _demo(name):
 
 def test_sweep_writes_runs_csv_figures_and_resumes(tmp_path, monkeypatch):
     be = Backend("numpy", "float32")
-    res = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2, 1e1], backend=be, **TINY)
+    said = []
+    res = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2, 1e1], backend=be, **dict(TINY, log=said.append))
     assert res["trained"] == 4 and res["skipped"] == 0
+    # 5 steps: sigma cannot follow c, and the sweep says so in one line with the options that fix it
+    (flat,) = [m for m in said if "does not follow c" in m]
+    assert "--epochs" in flat and "--adam-b2" in flat and len(res["summary"]["sigma_bar_not_following_c"]) == 2
     runs = sorted((tmp_path / "runs").glob("*.json"))
     assert len(runs) == 4
     for rec in res["records"]:
@@ -63,18 +67,56 @@ def test_standardized_inputs_are_part_of_the_resume_key(tmp_path, monkeypatch):
     assert rec["settings"]["inputs"] == "standardized" and np.isfinite(rec["sigma_bar"])
     with pytest.raises(ValueError, match="other settings"):
         tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2], noises=("homogeneous",), backend=be, plot=False,
-                           **TINY)
+                           inputs="unit", **TINY)
     with pytest.raises(ValueError, match="inputs must be one of"):
         tradeoff.run_sweep(tmp_path / "x", rhos=[0.5], cs=[1e-2], backend=be, inputs="zscore", **TINY)
-    # a run saved before the setting existed counts as [0, 1] pixels and is reused
+    # a run saved before the settings existed counts as [0, 1] pixels and Adam's b2 = 0.999, and is reused
     path = next((tmp_path / "runs").glob("*.json"))
     old = json.loads(path.read_text())
-    del old["settings"]["inputs"]
+    del old["settings"]["inputs"], old["settings"]["adam_b2"]
     path.write_text(json.dumps(old))
     monkeypatch.setattr(tradeoff, "train_ensemble", lambda *a, **k: pytest.fail("retrained a saved run"))
     again = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-2], noises=("homogeneous",), backend=be,
-                               plot=False, **TINY)
+                               plot=False, **dict(TINY, inputs="unit", adam_b2=0.999))
     assert again["trained"] == 0
+
+
+def test_quick_sweep_shows_accuracy_falling_sigma_rising_and_heterogeneous_ahead(tmp_path):
+    """Fig. 2 at the quick preset, smaller (784-20-10, rho 1/2, three c, 3 epochs; ~3 s): accuracy
+    falls and sigma_bar rises with c in both noise settings, and heterogeneous noise keeps its
+    accuracy where homogeneous noise loses it."""
+    res = tradeoff.run_sweep(tmp_path, rhos=[0.5], cs=[1e-3, 1e-1, 1e1], sizes=(784, 20, 10), epochs=3,
+                             backend=Backend("numpy", "float32"), plot=False, progress=False, log=lambda m: None)
+    acc, sbar = {}, {}
+    for noise in tradeoff.NOISES:
+        rows = sorted((r for r in res["records"] if r["noise"] == noise), key=lambda r: r["c"])
+        acc[noise] = np.array([r["test_accuracy"]["sampled"] for r in rows])
+        sbar[noise] = np.array([r["sigma_bar"] for r in rows])
+        assert np.all(np.diff(sbar[noise]) > 0) and sbar[noise][-1] > 3 * sbar[noise][0], (noise, sbar[noise])
+        assert acc[noise][0] > acc[noise][-1] + 0.1, (noise, acc[noise])
+    assert acc["heterogeneous"][0] > 0.8                       # it learns at small c
+    assert np.max(acc["heterogeneous"] - acc["homogeneous"]) > 0.25, acc
+    assert res["summary"]["sigma_bar_not_following_c"] == []
+
+
+def test_sweep_presets_fill_only_the_options_not_given(tmp_path, monkeypatch):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    tradeoff.register(parser.add_subparsers(dest="command"))
+    seen = {}
+    monkeypatch.setattr(tradeoff, "run_sweep", lambda out, **kw: seen.update(kw) or {"records": [], "trained": 0,
+                                                                                     "skipped": 0})
+    args = parser.parse_args(["sweep", "--out", str(tmp_path / "q")])
+    assert args.func(args) == 0
+    q = tradeoff.QUICK_SETTINGS
+    assert {k: seen[k] for k in ("rhos", "c_max", "n_c", "epochs", "lr", "sigma_init", "adam_b2", "inputs")} == \
+        {k: q[k] for k in ("rhos", "c_max", "n_c", "epochs", "lr", "sigma_init", "adam_b2", "inputs")}
+    args = parser.parse_args(["sweep", "--paper", "--epochs", "2", "--adam-b2", "0", "--out", str(tmp_path / "p")])
+    assert args.func(args) == 0
+    pp = tradeoff.PAPER_SETTINGS
+    assert seen["epochs"] == 2 and seen["adam_b2"] == 0.0                 # given: kept, 0 included
+    assert seen["n_c"] == pp["n_c"] and seen["lr"] == pp["lr"] and seen["sizes"] == pp["sizes"]
 
 
 def test_standardized_data_are_unit_inputs_shifted_and_scaled():
@@ -262,7 +304,7 @@ def test_demos_quick_smoke(tmp_path, capsys):
                      "784,8,10", "--train-limit", "40", "--no-progress", "--inputs", "standardized"]) == 0
     assert (tmp_path / "f23" / "fig3_tradeoffs.png").exists()
     assert json.loads((tmp_path / "f23" / "sweep.json").read_text())["settings"]["inputs"] == "standardized"
-    assert d23.FULL["inputs"] == "standardized" and d23.QUICK.get("inputs", "unit") == "unit"
+    assert d23.FULL == tradeoff.PAPER_SETTINGS and d23.QUICK == tradeoff.QUICK_SETTINGS
     d5 = _demo("fig5_importance")
     assert d5.main(["--out", str(tmp_path / "f5"), "--epochs", "1", "--extra-epochs", "1", "--sizes", "784,8,10",
                     "--train-limit", "40", "--no-progress"]) == 0

@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Fig. 5: synapse importance, learning rate and input rate against noise (MODEL.md §A5, §A6).
+"""Fig. 5 of the first paper (Malkin et al.): synapse importance, learning rate and input rate
+against noise (MODEL.md §A5, §A6).
 
 Trains a heterogeneous-noise Gaussian network, continues training while
 accumulating per synapse the empirical Fisher (mean squared cross-entropy
 gradient w.r.t. mu), Adam's learning rate, the proxy eta/mean|g| and the input
 rate, then plots sigma against each on log-log axes (a column per layer) with
-Spearman rank correlations (:func:`minisyn.experiments.importance.run_importance`).
+Spearman rank correlations, and fits the log-log slope of sigma against the
+Fisher estimate beside the linear model's -1/(2+rho) (§A7)
+(:func:`minisyn.experiments.importance.run_importance`).
 
-Quick mode (default, about a minute or two): the embedded 5,000-digit sample,
-784-100-100-10, 3 epochs + 1 epoch of accumulation, starting from sigma = 1e-2
-with Adam lr = 1e-2 (short runs need these for sigma to move: Adam moves
-phi = softplus^-1(sigma) by at most about lr per step). ``--full``: MNIST,
-50 + 10 epochs, lr 5e-4, sigma_init 1e-4, s = 1e-3 (the paper's Fig. 5).
+Quick mode (default; ``minisyn importance`` without options): the embedded
+5,000-digit sample, 784-100-100-10, 10 + 2 epochs from sigma = 1e-2 at Adam
+lr = 1e-3 (:data:`minisyn.experiments.importance.QUICK`; short runs need
+these for sigma to move: Adam moves phi = softplus^-1(sigma) by at most about
+lr per step). About 20 s on one core; sigma falls with the Fisher
+information and rises with Adam's learning rate in every layer. ``--full``:
+MNIST, 50 + 10 epochs, lr 5e-4, sigma_init 1e-4, s = 1e-3 (the paper's Fig. 5,
+:data:`~minisyn.experiments.importance.PAPER`; about half an hour).
 """
 from __future__ import annotations
 
@@ -22,19 +28,18 @@ from minisyn.backend import get_backend
 from minisyn.experiments import importance, kit
 
 NAME = "fig5_importance"
-QUICK = dict(dataset="embedded", sizes=(784, 100, 100, 10), epochs=3, extra_epochs=1, lr=1e-2, sigma_init=1e-2,
-             rho=0.5, s=1e-3, train_limit=None)
-FULL = dict(dataset="mnist", sizes=(784, 100, 100, 10), epochs=50, extra_epochs=10, lr=5e-4, sigma_init=1e-4,
-            rho=0.5, s=1e-3, train_limit=None)
+QUICK = dict(importance.QUICK, dataset="embedded", sizes=(784, 100, 100, 10), rho=0.5, s=1e-3, train_limit=None)
+FULL = dict(importance.PAPER, dataset="mnist", sizes=(784, 100, 100, 10), rho=0.5, s=1e-3, train_limit=None)
 
 
 def run(out, full=False, data_dir=None, overrides=None, progress=True, backend=None):
     s = dict(FULL if full else QUICK)
     s.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return importance.run_importance(out, rho=s["rho"], s=s["s"], sizes=s["sizes"], epochs=s["epochs"],
-                                     extra_epochs=s["extra_epochs"], lr=s["lr"], sigma_init=s["sigma_init"],
-                                     dataset=s["dataset"], data_dir=data_dir, train_limit=s["train_limit"],
-                                     backend=get_backend(backend), progress=progress)
+    with kit.blas_threads():
+        return importance.run_importance(out, rho=s["rho"], s=s["s"], sizes=s["sizes"], epochs=s["epochs"],
+                                         extra_epochs=s["extra_epochs"], lr=s["lr"], sigma_init=s["sigma_init"],
+                                         dataset=s["dataset"], data_dir=data_dir, train_limit=s["train_limit"],
+                                         backend=get_backend(backend), progress=progress)
 
 
 def build_parser():
@@ -66,6 +71,7 @@ def main(argv=None):
         return 2
     print("Spearman rank correlation of sigma with each quantity:")
     importance.print_correlations(res["correlations"])
+    importance.print_slopes(res["slopes"])
     print(f"test accuracy: {res['results']['test_accuracy']}")
     print(f"saved in {args.out}/")
     return 0

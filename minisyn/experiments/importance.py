@@ -28,10 +28,17 @@ exactly zero, so all four quantities are degenerate).
 
 Predictions (§A6): sigma falls with ``H_ii`` and with the input rate, and
 rises with the learning rate.
+
+The log-log slope of sigma against the Fisher estimate is fitted per layer
+(:func:`loglog_slopes`, least squares of ``log sigma`` on ``log H_ii``) and set
+beside the linear model's ``-1/(2+rho)`` (§A7, :func:`minisyn.theory.predicted_slopes`):
+exact for a linear model at its optimum, a reference for a network (the
+paper's Appendix 5 checks it on MNIST with no hidden layer, ``--sizes 784,10``).
 """
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -44,10 +51,19 @@ from minisyn.experiments import kit
 from minisyn.network import MLP
 from minisyn.optim import Adam
 from minisyn.output import no_minor_labels, pyplot, save_figure, save_json, save_npz
+from minisyn.theory import predicted_slopes
 from minisyn.train import evaluate, train
 
-__all__ = ["QUANTITIES", "accumulate_importance", "spearman_table", "plot_importance", "run_importance",
-           "register"]
+__all__ = ["QUANTITIES", "QUICK", "PAPER", "accumulate_importance", "spearman_table", "loglog_slopes",
+           "plot_importance", "run_importance", "print_correlations", "print_slopes", "register"]
+
+#: The default (quick) preset: 10 + 2 epochs from sigma = 1e-2 at Adam lr 1e-3, so that sigma
+#: spreads by importance within a minute on the embedded digits (Adam moves phi ~ log sigma by
+#: at most about lr per step; from the paper's 1e-4 at 5e-4, a short run moves every sigma alike).
+QUICK = dict(epochs=10, extra_epochs=2, lr=1e-3, sigma_init=1e-2)
+#: ``--paper``: the paper's Fig. 5 (Methods): 50 epochs of training, 10 of accumulation,
+#: lr 5e-4, sigma_init 1e-4 (use with --dataset mnist).
+PAPER = dict(epochs=50, extra_epochs=10, lr=5e-4, sigma_init=1e-4)
 
 QUANTITIES = {
     "fisher": r"Fisher $\overline{g^2}$ (Hessian diag.)",
@@ -113,6 +129,12 @@ def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(),
     return out
 
 
+def _kept(layer, q):
+    """A mask over the flattened arrays: ``q`` and sigma finite and positive, and the input unit ever active."""
+    s, v = layer["sigma"].ravel(), layer[q].ravel()
+    return (layer["input_rate"].ravel() > 0) & np.isfinite(v) & (v > 0) & np.isfinite(s) & (s > 0)
+
+
 def spearman_table(stats):
     """Spearman rank correlation of sigma with each quantity, per layer.
 
@@ -123,53 +145,131 @@ def spearman_table(stats):
     for layer in stats:
         row = {}
         for q in QUANTITIES:
-            s, v = layer["sigma"].ravel(), layer[q].ravel()
-            ok = (layer["input_rate"].ravel() > 0) & np.isfinite(v) & (v > 0) & np.isfinite(s)
-            if ok.sum() < 3 or np.ptp(s[ok]) == 0 or np.ptp(v[ok]) == 0:   # undefined for constant input
+            ok = _kept(layer, q)
+            s, v = layer["sigma"].ravel()[ok], layer[q].ravel()[ok]
+            if ok.sum() < 3 or np.ptp(s) == 0 or np.ptp(v) == 0:   # undefined for constant input
                 row[q] = {"rho": float("nan"), "p": float("nan"), "n": int(ok.sum())}
                 continue
-            r = spearmanr(v[ok], s[ok])
+            r = spearmanr(v, s)
             row[q] = {"rho": float(r.statistic if hasattr(r, "statistic") else r[0]),
                       "p": float(r.pvalue if hasattr(r, "pvalue") else r[1]), "n": int(ok.sum())}
         table.append(row)
     return table
 
 
-def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, seed=0):
-    """Log-log scatter of sigma against each quantity (rows) for every layer (columns)."""
+def _fit(lv, ls):
+    """Slope and intercept of the least-squares line ``ls ~ lv`` (NaN where no line is defined)."""
+    if lv.size < 3 or np.ptp(lv) == 0:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(lv, ls, 1)
+    return float(slope), float(intercept)
+
+
+def loglog_slopes(stats, rho, quantity="fisher"):
+    """Least-squares slope of ``log sigma`` against ``log`` of the Fisher estimate, per layer.
+
+    Beside each fit is the linear model's slope ``-1/(2+rho)`` (MODEL.md §A7:
+    ``sigma_i = (c rho / Hcal_ii)^(1/(2+rho))`` at the optimum; a constant
+    factor between the Fisher estimate and ``Hcal_ii`` moves the intercept, not
+    the slope). ``fitted`` uses the synapses of :func:`spearman_table`;
+    ``fitted_upper_half`` only those whose Fisher estimate is at or above the
+    layer's median. The lower half holds the synapses of rarely active inputs:
+    their Fisher estimate rests on a few examples, and their sigma, which the
+    cost alone pushes up, is still rising when training stops; both flatten
+    the fit over all synapses. Returns ``[{'fitted', 'intercept',
+    'fitted_upper_half', 'predicted', 'n'}]`` per layer (NaN where fewer than
+    3 synapses or a constant quantity leave no line).
+    """
+    predicted = float(predicted_slopes(rho)[1])
+    out = []
+    for layer in stats:
+        ok = _kept(layer, quantity)
+        ls, lv = np.log(layer["sigma"].ravel()[ok]), np.log(layer[quantity].ravel()[ok])
+        fitted, intercept = _fit(lv, ls)
+        upper = lv >= np.median(lv) if lv.size else lv.astype(bool)
+        out.append({"fitted": fitted, "intercept": intercept, "fitted_upper_half": _fit(lv[upper], ls[upper])[0],
+                    "predicted": predicted, "n": int(ok.sum())})
+    return out
+
+
+def _label_short_log_axis(axis, lo, hi):
+    """Plain labels on a log axis that spans less than two decades (it would otherwise have one or none)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullLocator
+
+    if hi >= 100 * lo:
+        return
+    axis.set_major_locator(LogLocator(10, subs=(1.0, 2.0, 5.0)) if hi >= 4 * lo else MaxNLocator(3))
+    axis.set_major_formatter(FormatStrFormatter("%.3g"))
+    axis.set_minor_locator(NullLocator())
+
+
+def plot_importance(stats, table, out, stem="fig5_importance", max_points=4000, seed=0, slopes=None):
+    """Log-log scatter of sigma against each quantity (rows) for every layer (columns).
+
+    With ``slopes`` (:func:`loglog_slopes`), the Fisher row shows the fitted
+    line (solid) and the linear model's slope through the same centre
+    (dashed). Each axis spans the 0.5th-99.5th percentiles of the synapses it
+    plots (a few synapses of rarely active inputs reach Fisher values of 1e-30
+    and below); the title says how many fall outside.
+    """
     plt = pyplot()
 
     out = Path(out)
     rng = np.random.default_rng(seed)
     nq, nl = len(QUANTITIES), len(stats)
-    fig, axes = plt.subplots(nq, nl, figsize=(3.3 * nl + 0.3, 2.6 * nq), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(nq, nl, figsize=(3.4 * nl + 0.3, 2.7 * nq + 0.3), squeeze=False,
+                             constrained_layout=True)
     for j, layer in enumerate(stats):
         for i, q in enumerate(QUANTITIES):
             ax = axes[i, j]
             s, v = layer["sigma"].ravel(), layer[q].ravel()
-            ok = np.flatnonzero((layer["input_rate"].ravel() > 0) & np.isfinite(v) & (v > 0) & (s > 0))
-            if ok.size > max_points:
-                ok = rng.choice(ok, max_points, replace=False)
-            ax.scatter(v[ok], s[ok], s=2, alpha=0.3, color="tab:green", rasterized=True, lw=0)
-            if ok.size:
+            kept = np.flatnonzero(_kept(layer, q))
+            c = table[j][q]
+            title = f"layer {j + 1}: Spearman {c['rho']:+.2f} (n={c['n']})"
+            if kept.size:
+                (x0, x1), (y0, y1) = (np.percentile(a[kept], [0.5, 99.5]) for a in (v, s))
+                inside = kept[(v[kept] >= x0) & (v[kept] <= x1) & (s[kept] >= y0) & (s[kept] <= y1)]
+                shown = rng.choice(inside, max_points, replace=False) if inside.size > max_points else inside
+                ax.scatter(v[shown], s[shown], s=2, alpha=0.3, color="tab:green", rasterized=True, lw=0)
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+                pad_x, pad_y = (x1 / x0) ** 0.03, (y1 / y0) ** 0.03
+                ax.set_xlim(x0 / pad_x, x1 * pad_x)
+                ax.set_ylim(y0 / pad_y, y1 * pad_y)
                 no_minor_labels(ax)
-            c = table[j][q]
-            ax.set_title(f"layer {j + 1}: Spearman {c['rho']:+.2f} (n={c['n']})", fontsize=8)
+                _label_short_log_axis(ax.xaxis, x0, x1)
+                _label_short_log_axis(ax.yaxis, y0, y1)
+                if kept.size > inside.size:
+                    title += f", {kept.size - inside.size} off axes"
+                if q == "fisher" and slopes is not None and np.isfinite(slopes[j]["fitted"]):
+                    f = slopes[j]
+                    xs = np.geomspace(x0, x1, 50)
+                    ax.plot(xs, np.exp(f["intercept"]) * xs ** f["fitted"], "k-", lw=1)
+                    centre_x, centre_y = np.mean(np.log(v[kept])), np.mean(np.log(s[kept]))
+                    ax.plot(xs, np.exp(centre_y + f["predicted"] * (np.log(xs) - centre_x)), "k--", lw=1)
+                    ax.set_ylim(y0 / pad_y, y1 * pad_y)               # the lines do not widen the axis
+                    title += (f"\nslope {f['fitted']:+.3f}, upper half {f['fitted_upper_half']:+.3f} "
+                              f"(linear model {f['predicted']:+.3f})")
+            ax.set_title(title, fontsize=8)
             ax.set_xlabel(QUANTITIES[q], fontsize=8)
             if j == 0:
                 ax.set_ylabel(r"$\sigma$")
+    if slopes is not None:
+        fig.suptitle(textwrap.fill("top row: least-squares fit of log sigma on log Fisher (solid) and the linear "
+                                   "model's slope -1/(2+rho) through the same centre (dashed, MODEL.md §A7)",
+                                   48 * nl), fontsize=8)
     return save_figure(fig, out, stem, dpi=110)
 
 
 def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, lam=1e-4, sizes=(784, 100, 100, 10),
-                   epochs=2, extra_epochs=1, batch_size=20, lr=5e-4, sigma_init=1e-4, scheme="weights",
+                   epochs=QUICK["epochs"], extra_epochs=QUICK["extra_epochs"], batch_size=20, lr=QUICK["lr"],
+                   sigma_init=QUICK["sigma_init"], scheme="weights",
                    seed=0, dataset="embedded", data_dir=None, download=True, train_limit=None, backend=None,
                    progress=True, plot=True, log=print, inputs="unit"):
     """Train a heterogeneous-noise network (or take ``net`` and its Adam ``optimizer``),
     continue for ``extra_epochs`` while accumulating the §A6 quantities, and save
-    ``importance.json`` (Spearman correlations, settings, accuracies),
+    ``importance.json`` (Spearman correlations, log-log slopes against the Fisher
+    estimate with the linear model's, settings, accuracies),
     ``importance.npz`` (per-layer arrays) and the figure.
 
     The reliability cost is ``c sigma^-rho``; without ``c`` it is the s-form with
@@ -177,7 +277,9 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
     The data come from :func:`minisyn.experiments.kit.prepare_data`; ``inputs``
     is ``'unit'`` (pixels in [0, 1]) or ``'standardized'`` (see there); the
     input rate is ``mean |x|`` of whichever inputs the network sees.
-    Returns a dict with ``'correlations'`` (one dict per layer), ``'stats'`` and ``'paths'``.
+    The defaults are the quick preset (:data:`QUICK`); :data:`PAPER` holds the paper's.
+    Returns a dict with ``'correlations'`` and ``'slopes'`` (one dict per layer), ``'stats'``,
+    ``'results'`` and ``'paths'``.
     """
     be = get_backend(backend if net is None else net.be)
     out = Path(out)
@@ -202,6 +304,7 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
                                   seed=seed + 1, progress=progress)
     seconds = time.perf_counter() - t0
     table = spearman_table(stats)
+    slopes = loglog_slopes(stats, rho)
     results = {
         "figure": "Fig. 5", "model": "MODEL.md §A5, §A6",
         "settings": {"sizes": net.sizes, "rho": rho, "c": c, "lambda": lam, "epochs": epochs,
@@ -212,12 +315,15 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
         "test_accuracy": evaluate(net, xt, yt),
         "sigma_bar": be.to_numpy(sigma_bar(net.sigmas(), be)).tolist(),
         "spearman": {f"layer{j + 1}": row for j, row in enumerate(table)},
+        "loglog_slope_sigma_vs_fisher": {f"layer{j + 1}": row for j, row in enumerate(slopes)},
+        "slope_model": "least squares of log sigma on log Fisher; predicted: -1/(2+rho), MODEL.md §A7",
         "seconds": seconds,
     }
     save_json(out / "importance.json", results)
-    save_npz(out / "importance.npz", {f"layer{j + 1}.{k}": v for j, layer in enumerate(stats) for k, v in layer.items()})
-    paths = plot_importance(stats, table, out) if plot else []
-    return {"correlations": table, "stats": stats, "results": results, "paths": paths}
+    save_npz(out / "importance.npz",
+             {f"layer{j + 1}.{k}": v for j, layer in enumerate(stats) for k, v in layer.items()})
+    paths = plot_importance(stats, table, out, slopes=slopes) if plot else []
+    return {"correlations": table, "slopes": slopes, "stats": stats, "results": results, "paths": paths}
 
 
 def print_correlations(table, file=None):
@@ -226,30 +332,60 @@ def print_correlations(table, file=None):
         print(f"layer {j + 1:<2d}" + "".join(f"{row[q]['rho']:+12.3f}" for q in QUANTITIES), file=file)
 
 
+def print_slopes(slopes, file=None):
+    """The fitted log-log slope of sigma against the Fisher estimate per layer (all synapses, and the
+    upper half by Fisher), beside the linear model's."""
+    print("log-log slope of sigma against the Fisher estimate (all synapses / upper half by Fisher): "
+          + " | ".join(f"layer {j + 1} {f['fitted']:+.3f} / {f['fitted_upper_half']:+.3f}"
+                       for j, f in enumerate(slopes))
+          + f"  (linear model, MODEL.md §A7: -1/(2+rho) = {slopes[0]['predicted']:+.3f})", file=file)
+
+
 # -- the command line -------------------------------------------------------------
 def register(sub):
     p = sub.add_parser(
         "importance", formatter_class=kit.Formatter,
         help="synapse importance, learning rate and input rate against noise (Fig. 5)",
-        description="Train a heterogeneous-noise Gaussian network, continue for --extra-epochs while "
-                    "accumulating per synapse the empirical Fisher (mean squared cross-entropy gradient "
-                    "w.r.t. mu), Adam's learning rate, the proxy eta/mean|g| and the input rate "
-                    "(MODEL.md §A5, §A6); plot sigma against each, per layer, with Spearman correlations.\n\n"
-                    "Writes importance.json, importance.npz and fig5_importance.png/pdf to --out.",
+        description=textwrap.fill(
+            "Train a heterogeneous-noise Gaussian network, continue for --extra-epochs while accumulating per "
+            "synapse the empirical Fisher (mean squared cross-entropy gradient w.r.t. mu), Adam's learning "
+            "rate, the proxy eta/mean|g| and the input rate (MODEL.md §A5, §A6); plot sigma against each, per "
+            "layer, with Spearman correlations, and fit the log-log slope of sigma against the Fisher estimate "
+            "per layer beside the linear model's -1/(2+rho) (§A7; the paper's Appendix 5 check: --sizes "
+            "784,10).", 79) + "\n\n" + textwrap.fill(
+            f"Presets. Without options (quick): 784-100-100-10 on the embedded 5,000 digits, "
+            f"{QUICK['epochs']} + {QUICK['extra_epochs']} epochs from sigma_init {QUICK['sigma_init']:g} at "
+            f"Adam lr {QUICK['lr']:g} (about 20 s on one core): sigma falls with the Fisher information and "
+            f"rises with Adam's learning rate in every layer. --paper: the paper's {PAPER['epochs']} + "
+            f"{PAPER['extra_epochs']} epochs from {PAPER['sigma_init']:g} at lr {PAPER['lr']:g} (add "
+            "--dataset mnist; about half an hour). The quick preset starts sigma higher and steps larger "
+            "because Adam moves phi = softplus^-1(sigma) by at most about lr per step: from 1e-4 at 5e-4 a "
+            "short run moves every sigma alike.", 79) + "\n\n"
+        "Writes importance.json, importance.npz and fig5_importance.png/pdf to --out.",
         epilog="examples:\n"
-               "  minisyn importance                          # quick: embedded data\n"
-               "  minisyn importance --dataset mnist --data-dir DIR --epochs 50 --extra-epochs 10\n")
+               "  minisyn importance                          # quick preset: embedded data, about 20 s\n"
+               "  minisyn importance --dataset mnist --data-dir DIR           # the same on MNIST, a few minutes\n"
+               "  minisyn importance --paper --dataset mnist --data-dir DIR   # the paper's Fig. 5\n"
+               "  minisyn importance --sizes 784,10 --dataset mnist --data-dir DIR --rho 2   # Appendix 5\n")
     g = p.add_argument_group("network, costs and training")
     g.add_argument("--sizes", type=kit.sizes, default=[784, 100, 100, 10], help="layer widths")
     g.add_argument("--rho", type=kit.fraction, default=0.5, help="reliability cost exponent (fractions allowed: 2/3)")
     g.add_argument("--c", type=float, default=None, help="reliability cost weight (default: from --s)")
     g.add_argument("--s", type=float, default=1e-3, help="s-form scale, c = s^rho/rho (paper's Fig. 5: 1e-3)")
     g.add_argument("--lambda", dest="lam", type=float, default=1e-4, help="L1 magnitude cost weight")
-    g.add_argument("--epochs", type=int, default=2, help="training epochs (paper: 50)")
-    g.add_argument("--extra-epochs", type=int, default=1, help="epochs of accumulation after training (paper: 10)")
+    g.add_argument("--paper", action="store_true",
+                   help=f"the paper's settings where not given: {PAPER['epochs']} + {PAPER['extra_epochs']} "
+                        f"epochs, lr {PAPER['lr']:g}, sigma_init {PAPER['sigma_init']:g}")
+    g.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default: {QUICK['epochs']}; paper: {PAPER['epochs']})")
+    g.add_argument("--extra-epochs", type=int, default=None,
+                   help=f"epochs of accumulation after training (default: {QUICK['extra_epochs']}; paper: "
+                        f"{PAPER['extra_epochs']})")
     g.add_argument("--batch-size", type=int, default=20)
-    g.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate")
-    g.add_argument("--sigma-init", type=float, default=1e-4, help="initial sigma")
+    g.add_argument("--lr", type=float, default=None,
+                   help=f"Adam learning rate (default: {QUICK['lr']:g}; paper: {PAPER['lr']:g})")
+    g.add_argument("--sigma-init", type=float, default=None,
+                   help=f"initial sigma (default: {QUICK['sigma_init']:g}; paper: {PAPER['sigma_init']:g})")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
     kit.add_inputs_option(g)
     kit.add_data_options(p)
@@ -258,6 +394,7 @@ def register(sub):
 
 
 def run_cli(args):
+    preset = kit.apply_preset(args, QUICK, PAPER, use_paper=args.paper)
     if not args.rho > 0:
         raise kit.CLIError(f"--rho must be > 0, got {args.rho}")
     kit.at_least("--epochs", args.epochs, 0)
@@ -267,13 +404,17 @@ def run_cli(args):
         kit.at_least("--train-limit", args.train_limit)
     backend = kit.backend_from_args(args)
     out = kit.prepare_out_dir(kit.out_dir(args), args.force, marker="importance.json")
+    print(f"minisyn importance: {preset} preset: {args.epochs} + {args.extra_epochs} epochs, lr {args.lr:g}, "
+          f"sigma_init {args.sigma_init:g}", file=sys.stderr)
     res = run_importance(out, rho=args.rho, c=args.c, s=args.s, lam=args.lam, sizes=args.sizes,
                          epochs=args.epochs, extra_epochs=args.extra_epochs, batch_size=args.batch_size,
                          lr=args.lr, sigma_init=args.sigma_init, scheme=args.scheme, seed=args.seed,
                          dataset=args.dataset, data_dir=args.data_dir, download=not args.no_download,
                          train_limit=args.train_limit, backend=backend, progress=not args.no_progress,
                          log=lambda m: print(m, file=sys.stderr), inputs=args.inputs)
-    print("Spearman rank correlation of sigma with each quantity:")
+    print("Spearman rank correlation of sigma with each quantity (MODEL.md §A6 predicts fisher < 0, "
+          "adam_lr > 0, proxy_lr > 0, input_rate < 0):")
     print_correlations(res["correlations"])
+    print_slopes(res["slopes"])
     print(f"results in {out}/ (importance.json, importance.npz, fig5_importance.png/pdf)")
     return 0

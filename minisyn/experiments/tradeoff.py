@@ -36,9 +36,9 @@ Measured results: docs/results/tradeoff.md.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -294,6 +294,12 @@ FLAT_ADVICE = ("sigma has not reached its tradeoff in the steps it had. The quic
 _SHARED = {}   # the data, inherited by forked worker processes instead of being pickled
 
 
+def _quiet_worker():
+    """Workers leave Ctrl-C and SIGTERM to the main process, which stops them (no traceback each)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _train_job(job):
     with kit.blas_threads(1):
         return train_ensemble(_SHARED["backend"], *_SHARED["data"], **job)
@@ -306,12 +312,13 @@ def _run_jobs(jobs, backend, data, workers):
             yield train_ensemble(backend, *data, **job)
         return
     _SHARED.update(backend=backend, data=data)
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker)
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for future in as_completed([pool.submit(_train_job, job) for job in jobs]):
-                yield future.result()
+        yield from pool.imap_unordered(_train_job, jobs)
+        pool.close()
     finally:
+        pool.terminate()                 # on an interrupt: the unfinished ensembles are dropped, not waited for
+        pool.join()
         _SHARED.clear()
 
 

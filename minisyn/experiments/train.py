@@ -97,7 +97,7 @@ def register(sub):
                         f"{QUICK_ADAM_LR:g}, {QUICK['epochs']})")
     g.add_argument("--optimizer", choices=OPTIMISERS, default=None,
                    help="default: the synapse type's (adam; presynaptic for bernoulli)")
-    g.add_argument("--lr", type=float, default=None,
+    g.add_argument("--lr", type=kit.fraction, default=None,
                    help=f"learning rate (default: {QUICK_ADAM_LR:g} for Gaussian synapses with adam, "
                         f"{PAPER_ADAM_LR:g} with --paper; otherwise the synapse type's, 0.05 for bernoulli; "
                         "0.05 for sgd)")
@@ -300,18 +300,27 @@ def run_cli(args):
 
     config = {k: v for k, v in vars(args).items() if k not in ("func", "default_out")}
     config.update(backend=backend.name, dtype=backend.dtype.name, n_train=data.n_train, data_source=data.source)
-    results = {"status": "running", "config": config, "history": None}
+    run_id = kit.run_id()                  # carried by every file of the run
+    results = {"status": "running", "run_id": run_id, "config": config, "history": None}
     print(f"minisyn train: {args.synapse} {'-'.join(map(str, args.sizes))} on {args.dataset} "
           f"({data.n_train} training examples), {args.epochs} epochs, {args.optimizer} lr={args.lr:g}"
           + (f", sigma_init={args.sigma_init:g}" if "sigma" in net.synapse_type.cost_targets else "")
           + f" ({args.preset} preset); results go to {out}/", file=sys.stderr)
 
+    def save(status=None):
+        if status:
+            results["status"] = status
+        if results["history"]:
+            save_history_csv(out / "history.csv", dict(results["history"],
+                                                       run_id=[run_id] * len(results["history"]["epoch"])))
+        save_npz(out / "params.npz", dict(net.state(), run_id=np.array(run_id)))
+        save_json(out / "results.json", results)          # last: a results.json names a complete set
+
     def checkpoint(epoch, history):
         from tqdm.auto import tqdm
 
         results["history"] = history
-        save_json(out / "results.json", results)
-        save_history_csv(out / "history.csv", history)
+        save()
         # tqdm.write prints above the progress bar instead of through it
         tqdm.write(f"epoch {epoch:3d}  loss {history['loss'][-1]:.4f} (cross-entropy {history['ce'][-1]:.4f})"
                    f"  train acc {history['train_acc'][-1]:.4f}"
@@ -323,14 +332,13 @@ def run_cli(args):
         history = train(net, opt, data.x, data.y, epochs=args.epochs, batch_size=args.batch_size, costs=costs,
                         seed=args.seed, x_val=data.x_val, y_val=data.y_val, progress=not args.no_progress,
                         on_epoch=checkpoint)
-    except (TrainingDiverged, KeyboardInterrupt) as err:
-        results["status"] = "diverged" if isinstance(err, TrainingDiverged) else "interrupted"
-        save_json(out / "results.json", results)
-        save_npz(out / "params.npz", net.state())
-        raise kit.CLIError(f"training stopped ({results['status']}): {err}. The finished epochs are saved in "
-                           f"{out}/") from None
-
-    test = evaluate(net, data.x_test, data.y_test, samples=args.eval_samples)
+        test = evaluate(net, data.x_test, data.y_test, samples=args.eval_samples)
+    except TrainingDiverged as err:        # the network holds the last finite epoch's parameters
+        save("diverged")
+        raise kit.CLIError(f"training diverged: {err}. The finished epochs are saved in {out}/") from None
+    except KeyboardInterrupt:              # in training or in the evaluation: keep what was trained
+        save("interrupted")
+        raise
     results.update(status="finished", history=history, test_accuracy=test)
     results.update(net.describe(rho=args.rho))
     if phi_start:
@@ -339,8 +347,7 @@ def run_cli(args):
                               lr=args.lr if args.optimizer == "adam" else None, steps=steps, seed=args.seed)
         settings = dict(sigma_init=args.sigma_init, lr=args.lr, epochs=args.epochs, c=args.c)
         results.update(noise=report, warnings=warnings_from_report(report, history, settings))
-    save_npz(out / "params.npz", net.state())
-    save_json(out / "results.json", results)
+    save()
     print(f"test accuracy: sampled {test['sampled']:.4f}  mean weights {test['mean']:.4f}  "
           f"predictive (S={args.eval_samples}) {test['predictive']:.4f}")
     for key in ("sigma_bar", "reliability_cost", "energy"):

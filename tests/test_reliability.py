@@ -291,3 +291,13 @@ def test_a_missing_backend_is_one_line(tmp_path, capsys):
     assert main([*TRAIN, "--backend", "cupy", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--backend" in err and "cupy" in err
+
+
+def test_a_params_file_from_another_run_is_refused_by_its_reader(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--synapse", "bernoulli", "--sizes", "784,8,10", "--train-limit", "200", "--epochs", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    (out / "results.json").write_text(json.dumps(dict(results, run_id="another-run")))
+    assert main(["analyse", "--params", str(out / "params.npz"), "--out", str(tmp_path / "a"), "--no-progress"]) == 2
+    assert "mixes files of two runs" in capsys.readouterr().err

@@ -103,6 +103,7 @@ def load_network(path, backend):
     """An MLP of Bernoulli synapses from a ``params.npz`` of ``minisyn train``."""
     with np.load(path) as f:
         state = {k: f[k] for k in f.files}
+    kit.check_same_run(path, state.pop("run_id", None))
     sizes, bias = sizes_from_state(state)
     net = MLP(sizes, "bernoulli", backend, seed=0, bias=bias)
     net.load_state(state)

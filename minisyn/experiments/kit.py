@@ -37,7 +37,7 @@ from minisyn.backend import Backend
 from minisyn.output import atomic_write, load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["RunFolder", "run_id", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
+__all__ = ["RunFolder", "run_id", "check_same_run", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
@@ -310,6 +310,18 @@ def run_id():
     if "id" not in _current:
         _current["id"] = f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}-{os.urandom(3).hex()}"
     return _current["id"]
+
+
+def check_same_run(path, made_by):
+    """A file read from a run folder (``params.npz``) must come from the run its ``results.json``
+    names: ``ValueError`` if the two ids differ (files of two runs mixed in one folder)."""
+    results = Path(path).with_name("results.json")
+    if made_by is None or not results.exists():
+        return
+    named = load_json(results).get("run_id")
+    if named is not None and str(named) != str(made_by):
+        raise ValueError(f"{path} was written by run {made_by}, but {results} by run {named}: the folder "
+                         "mixes files of two runs; rerun the command that made it")
 
 
 class RunFolder:

@@ -11,14 +11,15 @@ import argparse
 import sys
 
 from minisyn import __version__
-from minisyn.experiments import analyses, bayes, energy_info, importance, kit, lifelong, perceptron, tradeoff, train
+from minisyn.experiments import (analyses, bayes, energy_info, importance, kit, lifelong, perceptron, quantal,
+                                 tradeoff, train)
 
 __all__ = ["main", "build_parser", "COMMANDS", "CLIError"]
 
 CLIError = kit.CLIError
 
 #: The experiment modules, in the order ``minisyn --help`` lists their commands.
-COMMANDS = (train, tradeoff, importance, lifelong, energy_info, analyses, bayes, perceptron)
+COMMANDS = (train, tradeoff, importance, lifelong, energy_info, analyses, bayes, perceptron, quantal)
 
 
 def build_parser():

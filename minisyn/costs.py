@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minisyn.biophysics import MECHANISMS
 from minisyn.ops import per_member
 
 __all__ = ["PowerLawCost", "L1Cost", "L2Cost", "EntropicCost", "sigma_bar", "reported_reliability_cost"]
@@ -273,3 +274,142 @@ class GaussianPriorKL(_Cost):
 
 
 __all__ += ["GaussianPriorKL"]
+
+
+# -- §A2 the four mechanisms as costs of the quantal synapse (n, p, q) --------------------
+class QuantalCost(_Cost):
+    """``c * sum_i E(n, p_i, q_i)``: the energy of one mechanism of MODEL.md §A2 as a cost of a
+    quantal synapse (:class:`minisyn.layers.QuantalLinear`, Part C).
+
+    ``theta`` is the tuple ``(n, p, q)``: the number of release sites (a
+    number, or an array that broadcasts), the release probabilities and the
+    signed quantal sizes (arrays ``(*E, out, in)``). :meth:`value` sums over the
+    synapses, one value per ensemble member; :meth:`grad` gives
+    ``(dC/dp, dC/dq)`` elementwise, ``None`` for a parameter the energy does not
+    depend on. The layer carries them on to its own parameters. Each
+    subclass writes ``E`` and its two partial derivatives beside each other;
+    :data:`minisyn.biophysics.MECHANISMS` (``mechanism``) gives the law
+    ``E ∝ sigma^-rho`` it obeys at fixed mean as its varying parameter moves.
+
+    Parameters
+    ----------
+    c : float or sequence of float
+        Cost weight, ``>= 0`` (one per ensemble member allowed).
+    """
+
+    target = "quantal"
+    mechanism = None          # key of minisyn.biophysics.MECHANISMS
+
+    def __init__(self, c):
+        _check_positive("c", c, strict=False)
+        self.c = c
+
+    @property
+    def rho(self):
+        """The exponent of the mechanism's law ``E ∝ sigma^-rho`` at fixed mean (§A2)."""
+        return MECHANISMS[self.mechanism].rho
+
+    def energy(self, n, p, q, xp):
+        """``E(n, p, q)`` per synapse."""
+        raise NotImplementedError
+
+    def partials(self, n, p, q, xp):
+        """``(dE/dp, dE/dq)`` per synapse (``None`` where ``E`` does not depend on it)."""
+        raise NotImplementedError
+
+    def value(self, theta, backend):
+        n, p, q = theta
+        return (self._h(self.c, q, backend) * self.energy(n, p, q, backend.xp)).sum(axis=_SYNAPSE_AXES)
+
+    def grad(self, theta, backend):
+        n, p, q = theta
+        c = self._h(self.c, q, backend)
+        return tuple(None if d is None else c * d for d in self.partials(n, p, q, backend.xp))
+
+    def value_and_grad(self, theta, backend, scale=1.0, out=None):
+        """The value and ``scale`` times ``(dC/dp, dC/dq)``."""
+        value, (dp, dq) = self.value(theta, backend), self.grad(theta, backend)
+        if scale != 1.0:
+            dp, dq = (None if d is None else d * scale for d in (dp, dq))
+        return value, (dp, dq)
+
+
+def _abs_power_slope(q, t, xp):
+    """``sign(q) / t`` with ``t = |q|^a > 0`` away from 0, and 0 at ``q = 0`` (no inf, no NaN)."""
+    return xp.sign(q) / xp.maximum(t, xp.finfo(t.dtype).tiny)
+
+
+class CalciumCost(QuantalCost):
+    """Calcium efflux, ``E = [Ca] = (p / (1 - p))^(1/4)`` (Hill coefficient 4, ``K = kappa = 1``; §A2).
+
+    ``dE/dp = E / (4 p (1 - p))``: the log-odds derivative ``d log E / dp`` is
+    ``(1/4) (1/p + 1/(1-p))``. Depends on ``p`` alone; ``rho = 1/2``.
+    """
+
+    mechanism = "calcium"
+
+    def energy(self, n, p, q, xp):
+        return xp.sqrt(xp.sqrt(p / (1.0 - p)))              # (p/(1-p))^(1/4)
+
+    def partials(self, n, p, q, xp):
+        pbar = 1.0 - p
+        return self.energy(n, p, q, xp) / (4.0 * p * pbar), None   # dE/dp = E / (4 p (1-p))
+
+
+class MembraneCost(QuantalCost):
+    """Vesicle membrane, ``E = n |q|^(2/3)`` (area ``n r^2``, volume ``r^3 ∝ |q|``; §A2).
+
+    ``dE/dq = (2/3) n sign(q) |q|^(-1/3)`` (0 at ``q = 0``); ``rho = 2/3`` as ``n`` varies.
+    """
+
+    mechanism = "membrane"
+
+    def energy(self, n, p, q, xp):
+        t = xp.cbrt(xp.abs(q))
+        return n * (t * t)                                   # n |q|^(2/3)
+
+    def partials(self, n, p, q, xp):
+        return None, (2.0 / 3.0) * n * _abs_power_slope(q, xp.cbrt(xp.abs(q)), xp)
+
+
+class ActinCost(QuantalCost):
+    """Actin, ``E = n |q|^(1/3)`` (filament length ``∝ n r``; §A2).
+
+    ``dE/dq = (1/3) n sign(q) |q|^(-2/3)`` (0 at ``q = 0``); ``rho = 4/3`` as ``n`` varies.
+    """
+
+    mechanism = "actin"
+
+    def energy(self, n, p, q, xp):
+        return n * xp.cbrt(xp.abs(q))                       # n |q|^(1/3)
+
+    def partials(self, n, p, q, xp):
+        t = xp.cbrt(xp.abs(q))
+        return None, (1.0 / 3.0) * n * _abs_power_slope(q, t * t, xp)
+
+
+class TraffickingCost(QuantalCost):
+    """Trafficking, ``E = n p`` (vesicles moved per spike; §A2). ``dE/dp = n``; ``rho = 2`` as ``n`` varies."""
+
+    mechanism = "trafficking"
+
+    def energy(self, n, p, q, xp):
+        return n * p
+
+    def partials(self, n, p, q, xp):
+        return n * xp.ones_like(p), None                     # dE/dp = n, shaped like p
+
+
+#: The four mechanisms of MODEL.md §A2 as costs of ``(n, p, q)``, keyed like ``biophysics.MECHANISMS``.
+QUANTAL_COSTS = {cls.mechanism: cls for cls in (CalciumCost, MembraneCost, ActinCost, TraffickingCost)}
+
+
+def quantal_cost(mechanism, c):
+    """The cost ``c * sum_i E(n, p_i, q_i)`` of ``mechanism`` (a key of :data:`QUANTAL_COSTS`)."""
+    if mechanism not in QUANTAL_COSTS:
+        raise ValueError(f"mechanism must be one of {tuple(QUANTAL_COSTS)}, got {mechanism!r}")
+    return QUANTAL_COSTS[mechanism](c)
+
+
+__all__ += ["QuantalCost", "CalciumCost", "MembraneCost", "ActinCost", "TraffickingCost", "QUANTAL_COSTS",
+            "quantal_cost"]

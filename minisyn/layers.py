@@ -16,7 +16,7 @@ parameters collect every use) and returns ``dL_dx``.
 ``'mean'`` uses the mean weights (``w = mu`` or ``w = m``).
 
 Synapse types are registered by name in :data:`SYNAPSES` (``'gaussian'``,
-``'bernoulli'``, ``'deterministic'``). A synapse type owns everything that is
+``'bernoulli'``, ``'quantal'``, ``'deterministic'``). A synapse type owns everything that is
 specific to it: how a network builds its layers (:meth:`_Synaptic.build`),
 its default bias, its training defaults, the arrays a training step keeps
 per synapse (:attr:`_Synaptic.arrays_per_synapse`, read by
@@ -26,13 +26,15 @@ is a class here and its tests (``docs/extending.md``).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from minisyn.costs import reported_reliability_cost, sigma_bar
+from minisyn.costs import QUANTAL_COSTS, L1Cost, quantal_cost, reported_reliability_cost, sigma_bar
 from minisyn.ops import T, inverse_softplus, logistic_from_softplus, softplus, sum_to_shape
 
-__all__ = ["Param", "Linear", "GaussianLinear", "BernoulliLinear", "ReLU", "Sign", "SYNAPSES", "register_synapse",
-           "synapse_type"]
+__all__ = ["Param", "Linear", "GaussianLinear", "BernoulliLinear", "QuantalLinear", "ReLU", "Sign", "SYNAPSES",
+           "register_synapse", "synapse_type"]
 
 #: Synapse types by name: ``{'gaussian': GaussianLinear, ...}`` (filled by :func:`register_synapse`).
 SYNAPSES = {}
@@ -165,6 +167,22 @@ class _Synaptic:
     def describe(cls, net, **settings):
         """Summary numbers of a trained network of this type (host floats), for results files."""
         return {}
+
+    # -- the `minisyn train` command (experiments/train.py) ------------------------------
+    @classmethod
+    def add_options(cls, group):
+        """Add the type's own options to ``minisyn train`` (none by default)."""
+
+    @classmethod
+    def options_from_args(cls, args):
+        """Keyword arguments of ``MLP(...)`` (and so of :meth:`build`) from those options."""
+        return {}
+
+    @classmethod
+    def training_costs(cls, args):
+        """Costs ``minisyn train`` adds for this type, beyond the reliability and L1 costs of
+        types with a ``sigma`` (none by default)."""
+        return []
 
     def _prepare_input(self, x, xp):
         if x.shape[-1] != self.n_in:
@@ -520,6 +538,369 @@ class BernoulliLinear(_Synaptic):
         if not self.needs_input_grad:
             return None
         return self._input_grad(dL_da @ self._W)
+
+
+@register_synapse
+class QuantalLinear(_Synaptic):
+    """Quantal synapses ``w = q k``, ``k ~ Binomial(n, p)`` (MODEL.md §A1, Part C).
+
+    Each synapse has ``n`` release sites (one integer for the layer), each of
+    which releases, with probability ``p``, a quantum of signed size ``q``:
+
+        mean  M = n p q,        variance  V = n p (1 - p) q^2
+
+    The Bernoulli synapse of §B1 is the case ``n = 1`` with ``q = m / p``; the
+    Gaussian synapse of §A3 is the shape of the weight as ``n`` grows at fixed
+    ``p`` (docs/quantal-synapses.md).
+
+    Parameters learned (``coordinates`` and ``p_learning``):
+
+    - ``'mean'`` (default): the expected strength ``m = n p q`` is a
+      :class:`Param`, as in both papers (their ``mu`` and ``m``), and
+      ``q = m / (n p)`` compensates when ``p`` moves: §A2's picture;
+    - ``'size'``: ``q`` itself is the :class:`Param`, and a step of ``p``
+      moves the mean with it;
+    - ``p_learning='gradient'``: ``p = logistic(logit)`` with ``logit`` a
+      :class:`Param`, ``p`` in (0, 1); ``'presynaptic'``: ``p`` is a plain
+      array in (0, 1] moved by the rule of §B2 at fixed ``m`` (coordinates
+      'mean'); with ``n = 1`` the layer is then :class:`BernoulliLinear`,
+      draw for draw.
+
+    Schemes. ``'sample'`` draws ``k`` exactly, once per minibatch: the number
+    of the n sites whose uniform draw falls below ``p``. The gradient of the
+    strength (``m`` or ``q``) is exact, at the drawn ``k``; the logit's is the
+    Gaussian-surrogate (implicit reparameterisation) estimator, which holds
+    the standardised count ``z = (k - n p) / sqrt(n p (1-p))`` fixed as ``p``
+    moves: ``dw/dlogit = -(w - m)/2`` at fixed ``m``, and
+    ``dk/dlogit = n p (1-p) + (k - n p)(1 - 2p)/2`` at fixed ``q``. It is
+    unbiased for every loss quadratic in the weights (it moves their mean and
+    variance exactly) and biased beyond that, less as ``n p (1-p)`` grows.
+    ``'local'`` (Kingma et al. 2015) samples each pre-activation from the
+    Gaussian with the summed moments, ``a = x M^T + sqrt((x*x) V^T) eps``,
+    with reparameterisation gradients to every parameter.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    backend : Backend
+    gen : Generator or GeneratorStack
+        Draws the initial expected strengths (Uniform(-1/sqrt(n_in), 1/sqrt(n_in)),
+        as :class:`BernoulliLinear`), then the releases or the pre-activation noise.
+    lead : tuple of int
+    bias : bool
+    n : int
+        Release sites per synapse, ``>= 1``.
+    scheme : {'sample', 'local'}
+    p_init : float
+        Initial release probability: in (0, 1) when learned by gradient, (0, 1] otherwise.
+    p_learning : {'gradient', 'presynaptic'}
+    coordinates : {'mean', 'size'}
+    """
+
+    name = "quantal"
+    train_defaults = dict(sizes=(784, 100, 100, 10), optimizer="adam", lr=3e-3, batch_size=20)
+    # m (or q), logit and their grads (4); Adam's moments and scratch (6); p, 1 - p, the
+    # sample's uniforms, k, W, the scale and the gradient products (7); M, V and the local
+    # scheme's temporaries (4); the cost and its gradients (3)
+    arrays_per_synapse = {None: 24}
+    cost_targets = ("mu", "quantal")
+    presynaptic = True
+    SCHEMES = ("sample", "local")
+    P_LEARNING = ("gradient", "presynaptic")
+    COORDINATES = ("mean", "size")
+    #: the default weight ``c`` of each mechanism's cost (``--quantal-c``): the quick preset's of
+    #: ``minisyn quantal`` on the embedded digits (its MNIST runs use 0.1; docs/results/quantal.md)
+    DEFAULT_C = {"calcium": 0.05, "membrane": 0.05, "actin": 0.05, "trafficking": 0.05}
+
+    @classmethod
+    def build(cls, n_in, n_out, *, shared, **o):
+        """Options ``n_sites``, ``quantal_scheme`` (else the network's ``scheme``, 'weights'
+        meaning 'sample'), ``p_init``, ``p_learning`` and ``quantal_coordinates``."""
+        scheme = o.get("quantal_scheme") or {"weights": "sample"}.get(o.get("scheme"), o.get("scheme"))
+        return cls(n_in, n_out, o["backend"], o["gen"], lead=o["lead"], bias=o["bias"], n=o.get("n_sites", 5),
+                   scheme=scheme or "local", p_init=o.get("p_init", 0.25),
+                   p_learning=o.get("p_learning", "gradient"), coordinates=o.get("quantal_coordinates", "mean"))
+
+    def __init__(self, n_in, n_out, backend, gen, lead=(), bias=True, n=5, scheme="local", p_init=0.25,
+                 p_learning="gradient", coordinates="mean"):
+        if isinstance(n, bool) or not float(n).is_integer() or n < 1:
+            raise ValueError(f"n (release sites) must be an integer >= 1, got {n!r}")
+        for name, value, allowed in (("scheme", scheme, self.SCHEMES), ("p_learning", p_learning, self.P_LEARNING),
+                                     ("coordinates", coordinates, self.COORDINATES)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed} for quantal synapses, got {value!r}")
+        rule = p_learning == "presynaptic"
+        if rule and coordinates == "size":
+            raise ValueError("the presynaptic rule moves p at fixed expected strength m: use coordinates='mean'")
+        if not (0.0 < p_init <= 1.0 and (rule or p_init < 1.0)):
+            raise ValueError(f"p_init must lie in (0, 1{']' if rule else ')'} for p_learning={p_learning!r}, "
+                             f"got {p_init}")
+        xp = backend.xp
+        self.n_in, self.n_out, self.bias, self.lead = n_in, n_out, bias, tuple(lead)
+        self.be, self.gen, self.scheme, self.n = backend, gen, scheme, int(n)
+        self.p_learning, self.coordinates = p_learning, coordinates
+        self._rule, self._sizes = rule, coordinates == "size"
+        m0 = _uniform_init(gen, self.weight_shape, n_in**-0.5)          # expected strengths, as BernoulliLinear's m
+        if self._sizes:
+            first = self.q = Param(m0 / (self.n * p_init), "q", xp)     # q = m / (n p)
+        else:
+            first = self._m = Param(m0, "m", xp)
+        if rule:
+            self._p = xp.full(self.weight_shape, p_init, dtype=backend.dtype)
+            self.params = [first]
+        else:
+            logit = math.log(p_init) - math.log1p(-p_init)
+            self.logit = Param(xp.full(self.weight_shape, logit, dtype=backend.dtype), "logit", xp)
+            self.params = [first, self.logit]
+        self._pp = None                                # (p, 1 - p) of the last forward pass
+
+    # -- the quantal parameters -------------------------------------------------------
+    @property
+    def m(self):
+        """The expected strengths as the presynaptic rule's handle (p_learning='presynaptic' only)."""
+        if not self._rule:
+            raise ValueError("the presynaptic rule learns p of quantal synapses built with p_learning="
+                             "'presynaptic' (--p-learning presynaptic); these learn p by gradient")
+        return self._m
+
+    @property
+    def p(self):
+        """Release probabilities ``(*E, out, in')``: the rule's array, or ``logistic(logit)``."""
+        return self._p if self._rule else self.release_probabilities()[0]
+
+    @p.setter
+    def p(self, value):
+        if not self._rule:
+            raise ValueError("p of these quantal synapses follows from their logit (p_learning='gradient')")
+        self._p = value
+
+    def release_probabilities(self, cached=False):
+        """``(p, 1 - p)``. From the logit ``t``, with ``e = exp(-|t|)``:
+        ``p = 1/(1+e)``, ``1 - p = e/(1+e)`` where ``t >= 0``, the numerators swapped
+        where ``t < 0``: no overflow, and both keep full relative precision.
+        ``cached=True`` reuses the last forward pass's pair."""
+        if cached and self._pp is not None:
+            return self._pp
+        if self._rule:
+            return self._p, 1.0 - self._p
+        xp = self.be.xp
+        t = self.logit.value
+        e = xp.exp(-xp.abs(t))
+        d = 1.0 + e
+        pos = t >= 0
+        return xp.where(pos, 1.0, e) / d, xp.where(pos, e, 1.0) / d
+
+    def quantal(self, cached=False):
+        """``(n, p, q)``: the sites (an int), release probabilities and quantal sizes (arrays)."""
+        p, _ = self.release_probabilities(cached)
+        return self.n, p, (self.q.value if self._sizes else self._m.value / (self.n * p))
+
+    def moments(self, cached=False):
+        """Mean and variance of every weight, ``M = n p q`` and ``V = n p (1-p) q^2`` (§A1)."""
+        p, pbar = self.release_probabilities(cached)
+        if self._sizes:
+            M = self.n * p * self.q.value
+            return M, M * pbar * self.q.value
+        m = self._m.value
+        return m, m * m * pbar / (self.n * p)          # V = m^2 (1-p) / (n p)
+
+    def mean_weight(self):
+        return self.moments()[0]
+
+    def sigma(self):
+        """Standard deviation of every weight, ``sqrt(n p (1-p)) |q|`` (no square of q to underflow)."""
+        xp = self.be.xp
+        p, pbar = self.release_probabilities()
+        if self._sizes:
+            return xp.sqrt(self.n * p * pbar) * xp.abs(self.q.value)
+        return xp.sqrt(pbar / (self.n * p)) * xp.abs(self._m.value)   # |m| sqrt((1-p) / (n p))
+
+    def mean_slope(self):
+        """``dM / d params[0]``: ``n p`` where ``q`` is the parameter, 1 where ``m`` is (for the
+        Fisher information of the mean weight from that of ``params[0]``)."""
+        return self.n * self.p if self._sizes else self.be.xp.ones_like(self._m.value)
+
+    # -- forward and backward -------------------------------------------------------------
+    def _release_counts(self, p):
+        """``k ~ Binomial(n, p)`` per synapse: how many of the n sites' uniform draws fall below ``p``."""
+        k = self.be.xp.zeros(p.shape, dtype=p.dtype)
+        for _ in range(self.n):
+            k += self.gen.uniform(p.shape) < p         # one Bernoulli(p) release per site
+        return k
+
+    def forward(self, x, mode="sample"):
+        xp = self.be.xp
+        x = self._x = self._prepare_input(x, xp)
+        self._mode, self._pp = mode, None
+        p, pbar = self._pp = self.release_probabilities()
+        if mode == "mean":
+            self._W = self.moments(cached=True)[0]                      # w = M = n p q
+            return x @ T(self._W, xp)
+        if self.scheme == "sample":
+            k = self._k = self._release_counts(p)
+            if self._sizes:
+                self._W = k * self.q.value                                # w = q k
+            else:
+                self._scale = k / (self.n * p)                           # w = (k / (n p)) m; BernoulliLinear at n = 1
+                self._W = self._scale * self._m.value
+            return x @ T(self._W, xp)
+        # local: a = x M^T + sqrt((x*x) V^T) eps, eps ~ N(0, 1) per example and unit
+        self._M, self._V = self.moments(cached=True)
+        mean = x @ T(self._M, xp)
+        self._sv = xp.sqrt((x * x) @ T(self._V, xp))
+        self._eps = self.gen.normal(mean.shape)
+        return mean + self._sv * self._eps
+
+    def backward(self, dL_da):
+        xp = self.be.xp
+        x, (p, pbar) = self._x, self._pp
+        G = sum_to_shape(T(dL_da, xp) @ x, self.params[0].shape, xp)     # dL/dW = delta^T x
+        if self._mode != "mean" and self.scheme == "local":
+            # dL/dv = delta eps / (2 sqrt(v)); 0 where v = 0 (x = 0, or p = 1 at every input: v is 0 nearby)
+            tiny = xp.finfo(self._sv.dtype).tiny
+            dL_dv = dL_da * self._eps * ((self._sv > 0) / (2.0 * xp.maximum(self._sv, tiny)))
+            dL_dV = sum_to_shape(T(dL_dv, xp) @ (x * x), self.params[0].shape, xp)   # (dL/dv)^T (x*x)
+            self._moment_grads(G, dL_dV, p, pbar, self._V)
+            if not self.needs_input_grad:
+                return None
+            return self._input_grad(dL_da @ self._M + 2.0 * x * (dL_dv @ self._V))
+        if self._mode == "mean":
+            self._moment_grads(G, None, p, pbar)
+        elif self._sizes:
+            k, q = self._k, self.q.value
+            self.q.grad += G * k                                          # dL/dq = k dL/dw (exact)
+            dk = self.n * p * pbar + (k - self.n * p) * (pbar - p) * 0.5  # dk/dlogit, z = (k - np)/sqrt(np(1-p)) fixed
+            self.logit.grad += G * q * dk                                 # dL/dlogit = q dk/dlogit dL/dw
+        else:
+            self._m.grad += self._scale * G                               # dL/dm = (k / (n p)) dL/dw (exact)
+            if not self._rule:                                            # dw/dlogit = -(w - m) / 2, z fixed
+                self.logit.grad -= 0.5 * G * (self._W - self._m.value)
+        return self._input_grad(dL_da @ self._W) if self.needs_input_grad else None   # dL/dx = delta W
+
+    def _moment_grads(self, dL_dM, dL_dV, p, pbar, V=None):
+        """Add the gradients through the moments into the parameters (``dL_dV`` None: the mean only).
+
+        Coordinates 'mean': ``dM/dm = 1``, ``dV/dm = 2 m (1-p) / (n p)``, ``dV/dlogit = -V``
+        (``V = m^2 e^-logit / n``). Coordinates 'size': ``dM/dq = n p``, ``dV/dq = 2 n p (1-p) q``,
+        ``dM/dlogit = n p (1-p) q``, ``dV/dlogit = n p (1-p) (1-2p) q^2``.
+        """
+        n = self.n
+        if self._sizes:
+            q = self.q.value
+            if dL_dV is None:
+                self.q.grad += dL_dM * (n * p)
+                self.logit.grad += dL_dM * (n * p * pbar * q)
+                return
+            self.q.grad += (n * p) * (dL_dM + dL_dV * (2.0 * pbar * q))
+            self.logit.grad += (n * p * pbar * q) * (dL_dM + dL_dV * ((pbar - p) * q))
+            return
+        m = self._m.value
+        if dL_dV is None:
+            self._m.grad += dL_dM
+            return
+        self._m.grad += dL_dM + dL_dV * (2.0 * m * pbar / (n * p))
+        if not self._rule:
+            self.logit.grad -= dL_dV * (m * m * pbar / (n * p) if V is None else V)
+
+    # -- costs, saving, summaries ----------------------------------------------------------
+    def add_cost(self, cost, scale, cached=False):
+        """``'mu'`` costs act on the mean ``M = n p q`` (§B3's energy ``|m|``); ``'quantal'`` costs
+        (:class:`minisyn.costs.QuantalCost`) on ``(n, p, q)``, carried on with ``dp/dlogit = p (1-p)``
+        and, in coordinates 'mean', ``dq/dm = 1/(n p)``, ``dq/dlogit = -q (1-p)``."""
+        if cost.target not in self.cost_targets or (cost.target == "mu" and not self._sizes):
+            return super().add_cost(cost, scale, cached)                  # m itself; or a refusal naming the target
+        p, pbar = self.release_probabilities(cached)
+        if cost.target == "mu":
+            M = self.n * p * self.q.value
+            value, dC_dM = cost.value_and_grad(M, self.be, scale=scale, out=self._buffer("cost", M))
+            self._moment_grads(dC_dM, None, p, pbar)
+            return value
+        if self._rule:
+            raise ValueError(f"{type(cost).__name__} acts on p by gradient, but the presynaptic rule moves p "
+                             "of these synapses: use p_learning='gradient' (--p-learning gradient)")
+        n, _, q = self.quantal(cached)
+        value, (dC_dp, dC_dq) = cost.value_and_grad((n, p, q), self.be, scale=scale)
+        if dC_dq is not None and self._sizes:
+            self.q.grad += dC_dq
+        elif dC_dq is not None:
+            self._m.grad += dC_dq / (n * p)                               # dq/dm = 1 / (n p)
+            self.logit.grad -= dC_dq * (q * pbar)                         # dq/dlogit = -q (1-p) at fixed m
+        if dC_dp is not None:
+            self.logit.grad += dC_dp * (p * pbar)                         # dp/dlogit = p (1-p)
+        return value
+
+    def state(self, prefix):
+        out = super().state(prefix)
+        n, p, q = self.quantal()
+        to = self.be.to_numpy
+        out.update({f"{prefix}.p": np.array(to(p)), f"{prefix}.sigma": np.array(to(self.sigma())),
+                    f"{prefix}.n": np.array(n)})
+        out.setdefault(f"{prefix}.q", np.array(to(q)))
+        return out
+
+    def load_state(self, state, prefix):
+        if f"{prefix}.n" in state and int(np.asarray(state[f"{prefix}.n"])) != self.n:
+            raise ValueError(f"{prefix}.n: the saved layer has {int(np.asarray(state[f'{prefix}.n']))} release "
+                             f"sites, this one {self.n}")
+        super().load_state(state, prefix)
+        if self._rule:
+            self._p[...] = self.be.asarray(np.asarray(state[f"{prefix}.p"]), dtype=self.be.dtype)
+
+    @classmethod
+    def describe(cls, net, **settings):
+        """Per member: ``n``, the mean release probability per layer, ``energy = sum |M|`` (§B3),
+        ``sigma_bar`` (§A4) and each mechanism's energy ``sum_i E(n, p_i, q_i)`` (§A2)."""
+        be, layers = net.be, net.synaptic
+        host = lambda a: be.to_numpy(a).tolist()                          # noqa: E731
+        return {
+            "n_sites": layers[0].n,
+            "mean_release_probability": [host(l.p.mean(axis=(-2, -1))) for l in layers],
+            "energy": host(sum(be.xp.abs(l.mean_weight()).sum(axis=(-2, -1)) for l in layers)),
+            "sigma_bar": host(sigma_bar([l.sigma() for l in layers], be)),
+            "mechanism_energy": {name: host(sum(make(1.0).value(l.quantal(), be) for l in layers))
+                                 for name, make in QUANTAL_COSTS.items()},
+        }
+
+    # -- registry hooks of ``minisyn train`` --------------------------------------------------
+    @classmethod
+    def add_options(cls, group):
+        """The ``minisyn train`` options of quantal synapses (named so that no other type's clash)."""
+        group.add_argument("--n-sites", type=int, default=5, help="quantal: release sites n per synapse (§A1)")
+        group.add_argument("--quantal-scheme", choices=cls.SCHEMES, default="local",
+                           help="quantal: exact binomial releases per minibatch, or the local Gaussian scheme")
+        group.add_argument("--mechanism", choices=tuple(QUANTAL_COSTS), default="calcium",
+                           help="quantal: the reliability cost's mechanism (§A2), an energy of (n, p, q)")
+        group.add_argument("--quantal-c", type=float, default=None,
+                           help="quantal: weight c of c sum_i E(n, p_i, q_i) (default: the mechanism's, "
+                                + ", ".join(f"{k} {v:g}" for k, v in cls.DEFAULT_C.items()) + ")")
+        group.add_argument("--p-learning", choices=cls.P_LEARNING, default="gradient",
+                           help="quantal: p by gradient through its logit, or by the presynaptic rule (§B2; "
+                                "with --optimizer presynaptic)")
+        group.add_argument("--quantal-coordinates", choices=cls.COORDINATES, default="mean",
+                           help="quantal: learn the expected strength m = n p q (q compensates as p moves) "
+                                "or the quantal size q itself")
+        return group
+
+    @classmethod
+    def options_from_args(cls, args):
+        """Keyword arguments of ``MLP(...)`` (passed on to :meth:`build`) from :meth:`add_options`' values."""
+        if args.n_sites < 1:
+            raise ValueError(f"--n-sites must be >= 1, got {args.n_sites}")
+        return dict(n_sites=args.n_sites, quantal_scheme=args.quantal_scheme, p_learning=args.p_learning,
+                    quantal_coordinates=args.quantal_coordinates)
+
+    @classmethod
+    def training_costs(cls, args):
+        """What ``minisyn train`` adds: the mechanism's cost and the L1 cost ``lambda |M|`` (``--lambda``)
+        when p learns by gradient; none with the presynaptic rule (its ``--l2`` is weight decay)."""
+        if args.p_learning == "presynaptic":
+            if args.quantal_c:
+                raise ValueError("--quantal-c needs --p-learning gradient: the presynaptic rule moves p by its "
+                                 "own rule, not by a cost's gradient")
+            return []
+        c = cls.DEFAULT_C[args.mechanism] if args.quantal_c is None else args.quantal_c
+        lam = getattr(args, "lam", 0.0)
+        return [quantal_cost(args.mechanism, c)] + ([L1Cost(lam)] if lam else [])
 
 
 class ReLU:

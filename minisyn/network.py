@@ -63,11 +63,14 @@ class MLP:
         Bernoulli initial release probability (0.25, §B1).
     release_p : float or None
         Fixed forward release probability ("ghost" control, §B5).
+    **synapse_options
+        Options of the synapse type's own, passed to its ``build`` (quantal
+        synapses: ``n_sites``, ``quantal_scheme``, ``p_learning``).
     """
 
     def __init__(self, sizes, synapse="gaussian", backend=None, seed=0, ensemble=None,
                  scheme="weights", noise="heterogeneous", bias=None, sigma_init=1e-4,
-                 mu_init=0.1, p_init=0.25, release_p=None):
+                 mu_init=0.1, p_init=0.25, release_p=None, **synapse_options):
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two positive widths, got {sizes}")
@@ -86,7 +89,7 @@ class MLP:
         self.gen = be.generator(self.seed)
         options = dict(backend=be, gen=self.gen, lead=self.lead, bias=cls.default_bias if bias is None else bias,
                        scheme=scheme, noise=noise, sigma_init=sigma_init, mu_init=mu_init, p_init=p_init,
-                       release_p=release_p)
+                       release_p=release_p, **synapse_options)
         shared = {}                                  # network-wide parameters (a homogeneous phi)
         self.synaptic, self.layers = [], []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

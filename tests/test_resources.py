@@ -56,7 +56,7 @@ def test_member_estimate_bounds_what_training_allocates(synapse, kwargs, optimiz
 def test_member_bytes_scales_with_dtype_and_rejects_bad_input():
     assert member_bytes(SIZES, 20, "float64") == 2 * member_bytes(SIZES, 20, "float32")
     with pytest.raises(ValueError, match="synapse must be one of"):
-        member_bytes(SIZES, 20, synapse="quantal")
+        member_bytes(SIZES, 20, synapse="binomial")
     with pytest.raises(ValueError, match="two layer widths"):
         member_bytes([784], 20)
 

@@ -115,6 +115,8 @@ def register(sub):
     g.add_argument("--p-min", type=float, default=0.25, help="lower bound of release probabilities")
     g.add_argument("--p-freeze", type=float, default=1.0, help="freeze p above this (1: no freezing)")
     g.add_argument("--consolidate", action="store_true", help="scale the learning rate by (1 - p) (§B5)")
+    for cls in SYNAPSES.values():                          # options a synapse type adds for itself
+        cls.add_options(p.add_argument_group(f"{cls.name} synapses"))
     g = kit.add_data_options(p, val_fraction=True)
     kit.add_inputs_option(g)
     kit.add_run_options(p, default_out="runs/train-{stamp}")
@@ -152,7 +154,7 @@ def build_costs(args, net, n_train):
     alone (minisyn.rules); the same step on m as ``L2Cost(l2)``, whose gradient
     the engine divides by N.
     """
-    costs, rule = [], {}
+    costs, rule = list(net.synapse_type.training_costs(args)), {}
     if "sigma" in net.synapse_type.cost_targets:
         costs += [PowerLawCost(args.c, args.rho), L1Cost(args.lam)]
     if args.optimizer == "presynaptic":
@@ -293,7 +295,7 @@ def run_cli(args):
     data = kit.data_from_args(args, backend)
     data.check(args.sizes, args.batch_size)
     net = MLP(args.sizes, args.synapse, backend, seed=args.seed, scheme=args.scheme, noise=args.noise,
-              sigma_init=args.sigma_init, p_init=args.p_init)
+              sigma_init=args.sigma_init, p_init=args.p_init, **synapse_type(args.synapse).options_from_args(args))
     costs, rule = build_costs(args, net, data.n_train)
     opt = make_optimizer(net, args.optimizer, args.lr, **rule)
     out = kit.prepare_out_dir(kit.out_dir(args), args.force)   # only once every input has been checked

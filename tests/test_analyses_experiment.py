@@ -129,7 +129,7 @@ def test_command_line_refuses_bad_values_naming_the_option(tmp_path):
 
 
 def test_demo_passes_an_explicit_zero_on_and_reports_the_refusal(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("fig2_fig3_analyses", ROOT / "demos" / "fig2_fig3_analyses.py")
+    spec = importlib.util.spec_from_file_location("fig2_fig3_analyses", ROOT / "demos" / "paper_b_fig2_fig3_analyses.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     assert demo.main(["--out", str(tmp_path), "--epochs", "0"]) == 2

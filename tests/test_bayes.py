@@ -258,7 +258,7 @@ def test_command_line(tmp_path, capsys):
 
 
 def test_demo_quick_form_runs(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("fig7_bayes", ROOT / "demos" / "fig7_bayes.py")
+    spec = importlib.util.spec_from_file_location("fig7_bayes", ROOT / "demos" / "paper_a_fig7_bayes.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     rc = demo.main(["--out", str(tmp_path), "--no-progress", "--rho", "0.5,2", "--sizes", "784,8,10",

@@ -12,10 +12,10 @@ import pytest
 
 DEMOS = Path(__file__).resolve().parents[1] / "demos"
 OUTPUTS = {
-    "fig1c_reliability_costs": ("costs.csv",),
-    "fig4_two_synapses": ("samples.csv",),
-    "fig_linear_theory": ("sigmas.csv",),
-    "fig_bound": ("bound.csv",),
+    "paper_a_fig1c_reliability_costs": ("costs.csv",),
+    "paper_a_fig4_two_synapses": ("samples.csv",),
+    "paper_a_fig_linear_theory": ("sigmas.csv",),
+    "paper_a_fig_bound": ("bound.csv",),
 }
 
 
@@ -71,9 +71,9 @@ def test_demo_help_prints_each_default_once(name, capsys):
         assert line.count("default") <= 1, line
 
 
-@pytest.mark.parametrize("name, option", [("fig1c_reliability_costs", "--mu"), ("fig4_two_synapses", "--rho"),
-                                          ("fig4_two_synapses", "--seed"), ("fig_linear_theory", "--c"),
-                                          ("fig_linear_theory", "--seed"), ("fig_bound", "--s")])
+@pytest.mark.parametrize("name, option", [("paper_a_fig1c_reliability_costs", "--mu"), ("paper_a_fig4_two_synapses", "--rho"),
+                                          ("paper_a_fig4_two_synapses", "--seed"), ("paper_a_fig_linear_theory", "--c"),
+                                          ("paper_a_fig_linear_theory", "--seed"), ("paper_a_fig_bound", "--s")])
 def test_demo_refuses_a_bad_value_naming_the_option(name, option, tmp_path, capsys):
     out = tmp_path / "out"
     assert load_demo(name).main(["--out", str(out), option, "-1"]) == 2
@@ -82,7 +82,7 @@ def test_demo_refuses_a_bad_value_naming_the_option(name, option, tmp_path, caps
 
 
 def test_demo_options_take_fractions(tmp_path):
-    r = load_demo("fig4_two_synapses").main(["--out", str(tmp_path), "--rho", "2/3", "--c", "1/20"])
+    r = load_demo("paper_a_fig4_two_synapses").main(["--out", str(tmp_path), "--rho", "2/3", "--c", "1/20"])
     assert r == 0
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rho"] == pytest.approx(2 / 3) and saved["c"] == pytest.approx(0.05)
@@ -95,7 +95,7 @@ def test_demo_uses_the_installed_kit_not_the_cli(name):
 
 
 def test_linear_theory_fitted_slopes_match_minus_one_over_two_plus_rho():
-    fits = load_demo("fig_linear_theory").fit_slopes()
+    fits = load_demo("paper_a_fig_linear_theory").fit_slopes()
     assert [f["rho"] for f in fits.values()] == pytest.approx([1 / 2, 2 / 3, 4 / 3, 2])
     for f in fits.values():
         assert abs(f["fitted_slope_hessian"] - (-1 / (2 + f["rho"]))) < 0.03
@@ -103,19 +103,19 @@ def test_linear_theory_fitted_slopes_match_minus_one_over_two_plus_rho():
 
 
 def test_fig1c_fitted_slopes_are_minus_rho():
-    demo = load_demo("fig1c_reliability_costs")
+    demo = load_demo("paper_a_fig1c_reliability_costs")
     curves = demo.cost_curves(np.logspace(-1, 0.5, 20))
     for cur in curves.values():
         assert cur["slope"] == pytest.approx(-cur["rho"], rel=1e-9)
 
 
 def test_fig4_heterogeneous_noise_has_lower_expected_cost(tmp_path):
-    r = load_demo("fig4_two_synapses").run(tmp_path, h=(10.0, 0.5), c=0.05, rho=2.0)
+    r = load_demo("paper_a_fig4_two_synapses").run(tmp_path, h=(10.0, 0.5), c=0.05, rho=2.0)
     assert r["expected_cost_heterogeneous"] < r["expected_cost_homogeneous"]
     assert r["total_cost_heterogeneous"] < r["total_cost_homogeneous"]
 
 
 def test_fig_bound_gap_is_never_negative_and_zero_at_s(tmp_path):
-    r = load_demo("fig_bound").run(tmp_path, s=0.5)
+    r = load_demo("paper_a_fig_bound").run(tmp_path, s=0.5)
     assert min(r["min_gap"].values()) >= -1e-12
     assert max(abs(g) for g in r["gap_at_sigma_equal_s"].values()) <= 1e-12

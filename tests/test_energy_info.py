@@ -265,7 +265,7 @@ def test_quick_preset_plastic_release_needs_least_energy_for_the_same_informatio
 
 def test_demo_passes_an_explicit_zero_on_and_reports_the_refusal(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("fig1_energy_information",
-                                                  ROOT / "demos" / "fig1_energy_information.py")
+                                                  ROOT / "demos" / "paper_b_fig1_energy_information.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     assert demo.main(["--out", str(tmp_path), "--epochs", "0"]) == 2

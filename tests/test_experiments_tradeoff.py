@@ -299,13 +299,13 @@ def test_cli_subcommands_registered(tmp_path):
 
 
 def test_demos_quick_smoke(tmp_path, capsys):
-    d23 = _demo("fig2_fig3_tradeoff")
+    d23 = _demo("paper_a_fig2_fig3_tradeoff")
     assert d23.main(["--out", str(tmp_path / "f23"), "--n-c", "2", "--rho", "0.5", "--epochs", "1", "--sizes",
                      "784,8,10", "--train-limit", "40", "--no-progress", "--inputs", "standardized"]) == 0
     assert (tmp_path / "f23" / "fig3_tradeoffs.png").exists()
     assert json.loads((tmp_path / "f23" / "sweep.json").read_text())["settings"]["inputs"] == "standardized"
     assert d23.FULL == tradeoff.PAPER_SETTINGS and d23.QUICK == tradeoff.QUICK_SETTINGS
-    d5 = _demo("fig5_importance")
+    d5 = _demo("paper_a_fig5_importance")
     assert d5.main(["--out", str(tmp_path / "f5"), "--epochs", "1", "--extra-epochs", "1", "--sizes", "784,8,10",
                     "--train-limit", "40", "--no-progress"]) == 0
     assert (tmp_path / "f5" / "fig5_importance.png").exists()

@@ -40,7 +40,7 @@ Every finished network is saved as ``<out>/runs/<key>.json`` plus
 probabilities) by :class:`~minisyn.experiments.kit.RunStore`; running the same
 command again skips networks already saved. ``--test-limit N`` evaluates on the
 kit's random subset of N test examples (:func:`minisyn.experiments.kit.subset`).
-``minisyn bayes`` and ``demos/fig7_bayes.py`` call :func:`run_bayes`.
+``minisyn bayes`` and ``demos/paper_a_fig7_bayes.py`` call :func:`run_bayes`.
 """
 from __future__ import annotations
 

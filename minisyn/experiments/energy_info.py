@@ -39,7 +39,7 @@ the level at which the three models are compared: the target (2 bits in the
 quick preset, 3 bits in the paper's) if every model's curve rises through
 it, else the highest lower level (in steps of a quarter bit) that every
 model reaches, said so in :func:`comparison_lines`.
-``minisyn energy-info`` and ``demos/fig1_energy_information.py`` call
+``minisyn energy-info`` and ``demos/paper_b_fig1_energy_information.py`` call
 :func:`run_energy_info`.
 """
 from __future__ import annotations

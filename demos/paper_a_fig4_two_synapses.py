@@ -25,7 +25,7 @@ from minisyn.theory import equal_cost_sigmas
 
 plt = pyplot()
 
-NAME = "fig4_two_synapses"
+NAME = "paper_a_fig4_two_synapses"
 GREY, GREEN = "0.45", "tab:green"
 
 

@@ -27,7 +27,7 @@ import sys
 from minisyn.backend import get_backend
 from minisyn.experiments import importance, kit
 
-NAME = "fig5_importance"
+NAME = "paper_a_fig5_importance"
 QUICK = dict(importance.QUICK, dataset="embedded", sizes=(784, 100, 100, 10), rho=0.5, s=1e-3, train_limit=None)
 FULL = dict(importance.PAPER, dataset="mnist", sizes=(784, 100, 100, 10), rho=0.5, s=1e-3, train_limit=None)
 

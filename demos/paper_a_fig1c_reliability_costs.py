@@ -23,7 +23,7 @@ from minisyn.output import pyplot, save_csv, save_figure, save_json
 
 plt = pyplot()
 
-NAME = "fig1c_reliability_costs"
+NAME = "paper_a_fig1c_reliability_costs"
 PANELS = ("I", "II", "III", "IV")
 
 

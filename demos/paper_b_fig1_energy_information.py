@@ -32,7 +32,7 @@ import sys
 from minisyn.backend import get_backend
 from minisyn.experiments import energy_info, kit
 
-NAME = "fig1_energy_information"
+NAME = "paper_b_fig1_energy_information"
 QUICK = dict(energy_info.QUICK_SETTINGS)
 FULL = dict(energy_info.PAPER_SETTINGS)
 

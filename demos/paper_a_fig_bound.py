@@ -21,7 +21,7 @@ from minisyn.theory import c_bi, c_vi
 
 plt = pyplot()
 
-NAME = "fig_bound"
+NAME = "paper_a_fig_bound"
 RHOS = (1 / 2, 2 / 3, 4 / 3, 2.0)
 SMALL_RHOS = (1.0, 0.1, 0.01)
 

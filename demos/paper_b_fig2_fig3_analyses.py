@@ -25,7 +25,7 @@ import sys
 
 from minisyn.experiments import analyses, kit
 
-NAME = "fig2_fig3_analyses"
+NAME = "paper_b_fig2_fig3_analyses"
 
 
 def main(argv=None):

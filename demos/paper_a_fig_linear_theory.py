@@ -29,7 +29,7 @@ from minisyn.theory import hessian_diag, optimal_sigma, posterior_sigma, predict
 
 plt = pyplot()
 
-NAME = "fig_linear_theory"
+NAME = "paper_a_fig_linear_theory"
 RHOS = (1 / 2, 2 / 3, 4 / 3, 2.0)
 MAX_LOG_STEP = 0.5   # trust region: |change of log sigma| per step
 

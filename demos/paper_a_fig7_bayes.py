@@ -33,7 +33,7 @@ import sys
 from minisyn.backend import get_backend
 from minisyn.experiments import bayes, kit
 
-NAME = "fig7_bayes"
+NAME = "paper_a_fig7_bayes"
 QUICK = dict(bayes.QUICK_SETTINGS)
 FULL = dict(bayes.PAPER_SETTINGS)
 

@@ -32,7 +32,7 @@ import sys
 from minisyn.backend import get_backend
 from minisyn.experiments import kit, tradeoff
 
-NAME = "fig2_fig3_tradeoff"
+NAME = "paper_a_fig2_fig3_tradeoff"
 QUICK = dict(tradeoff.QUICK_SETTINGS)
 FULL = dict(tradeoff.PAPER_SETTINGS)
 

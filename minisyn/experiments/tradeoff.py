@@ -26,7 +26,7 @@ The data come from :func:`minisyn.experiments.kit.prepare_data`. Every
 finished network is saved as ``<out>/runs/<key>.json`` with its settings
 (:class:`~minisyn.experiments.kit.RunStore`); running the same command again
 skips networks already saved (resume) and refuses those saved with other
-settings. ``minisyn sweep`` (the command line) and ``demos/fig2_fig3_tradeoff.py`` call
+settings. ``minisyn sweep`` (the command line) and ``demos/paper_a_fig2_fig3_tradeoff.py`` call
 :func:`run_sweep`, from :data:`QUICK_SETTINGS` (the default: shows the tradeoff on the
 embedded digits in about half a minute of one core) or :data:`PAPER_SETTINGS` (``--paper``).
 Where sigma_bar has not followed c (:func:`flat_curves`: too few steps for sigma to reach its

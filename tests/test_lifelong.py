@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import importlib.util
 import json
 from pathlib import Path
@@ -128,6 +129,31 @@ def test_rule_settings():
         assert rule.lr_factor is lr_factor and rule.p_freeze == freeze
 
 
+# -- the effect of the quick presets (Figs. 4c, B5) -------------------------------------------
+@pytest.mark.parametrize("protocol,margin", [("split", 0.025), ("permuted", 0.015), ("continuous", 0.015)])
+def test_consolidation_beats_sgd_at_each_protocols_quick_preset(protocol, margin):
+    """The default of each protocol shows Fig. 4c: presynaptic consolidation ends with a higher mean
+    accuracy over the tasks than plain SGD at the same learning rate (the quick preset's seeds, data
+    and scoring; the first-task curve is evaluated only at the end, which leaves training as it is)."""
+    args = _parse(["--protocol", protocol])
+    kw = dict(L.settings_from_args(args), eval_every=10_000)
+    seeds = range(args.seed, args.seed + args.n_seeds)
+    data = kit.prepare_data("embedded", inputs=args.inputs).arrays()
+    final = {m: np.mean([L.run_one(protocol, m, s, *data, backend="numpy", **kw)["final_mean"] for s in seeds])
+             for m in ("presynaptic", "sgd")}
+    assert final["presynaptic"] > final["sgd"] + margin, final
+
+
+def test_ewc_trains_at_the_split_quick_preset_and_keeps_the_first_task_better_than_sgd():
+    """The split preset's lam keeps EWC's explicit penalty step stable in all three seeds."""
+    args = _parse([])
+    kw = dict(L.settings_from_args(args), eval_every=10_000)
+    data = kit.prepare_data("embedded", inputs=args.inputs).arrays()
+    first = {m: [L.run_one("split", m, s, *data, backend="numpy", **kw)["matrix"][-1][0] for s in range(3)]
+             for m in ("ewc", "sgd")}
+    assert np.mean(first["ewc"]) > np.mean(first["sgd"]) + 0.02, first
+
+
 # -- resume ----------------------------------------------------------------------------------
 def test_resume_skips_finished_runs(data, tmp_path, monkeypatch):
     kw = dict(TINY, lr=0.05)
@@ -201,6 +227,19 @@ def test_data_settings_are_saved_and_checked(data, tmp_path):
                        data_settings=dict(ds, train_limit=200), **kw)
 
 
+def test_runs_saved_before_inputs_existed_count_as_unit_pixels(data, tmp_path, monkeypatch):
+    kw = dict(TINY, lr=0.05)
+    ds = dict(dataset="embedded", train_limit=None, test_limit=None, subset_seed=None)
+    L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False, data_settings=ds, **kw)
+    monkeypatch.setattr(L.run, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    again = L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False,
+                           data_settings=dict(ds, inputs="unit"), **kw)
+    assert again["sgd"][0]["status"] == "finished"
+    with pytest.raises(ValueError, match="inputs"):
+        L.run_lifelong(tmp_path, "split", ["sgd"], [0], data, progress=False,
+                       data_settings=dict(ds, inputs="standardized"), **kw)
+
+
 def test_run_one_trains_through_fit_and_raises_training_diverged(data, monkeypatch):
     """The one training loop (minisyn.train.fit) runs each run; a diverging loss is TrainingDiverged."""
     from minisyn import train
@@ -250,6 +289,33 @@ def test_report_writes_finite_outputs(data, tmp_path):
             assert (tmp_path / f"{stem}.{ext}").stat().st_size > 1000
 
 
+def _fake_run(method, seed, acc, final):
+    curve = {"step": [0, 10, 20], "task": [0.0, 1.0, 2.0], "acc": acc}
+    return {"method": method, "seed": seed, "status": "finished", "matrix": [[acc[1], 0.5], [acc[2], final]],
+            "first_task": curve, "final_mean": (acc[2] + final) / 2, "seconds": 1.0}
+
+
+def test_summary_figure_clips_bands_to_accuracies_and_starts_bars_at_zero(monkeypatch, tmp_path):
+    """Two seeds far apart near 1.0: the SD band would pass 1; it is drawn within [0, 1]. The bar
+    axis runs from 0 and a method with only diverged runs is named, not drawn."""
+    figs = []
+    report_module = importlib.import_module("minisyn.experiments.lifelong.report")   # L.report is the function
+    monkeypatch.setattr(report_module, "save_figure", lambda fig, *a, **k: figs.append(fig))
+    results = {"sgd": [_fake_run("sgd", 0, [0.5, 1.0, 1.0], 0.9), _fake_run("sgd", 1, [0.5, 0.6, 0.98], 0.92)],
+               "ewc": [{"method": "ewc", "seed": 0, "status": "diverged", "error": "ewc, seed 0: ...",
+                        "seconds": 0.5}]}
+    L.plot_summary(results, tmp_path / "s", "split")
+    curves, bars = figs[0].axes[:2]
+    for band in curves.collections:
+        ys = np.concatenate([path.vertices[:, 1] for path in band.get_paths()])
+        assert ys.min() >= 0 and ys.max() <= 1
+    assert bars.get_ylim()[0] == 0
+    assert any(t.get_text() == "diverged" for t in bars.texts)
+    rows = L.summarise(results)
+    assert [(r["method"], r["n_seeds"], r["n_diverged"]) for r in rows] == [("sgd", 2, 0), ("ewc", 0, 1)]
+    assert "diverged" in L.format_table(rows, "split")
+
+
 # -- command line and demos ------------------------------------------------------------------
 TINY_ARGS = ["--train-limit", "300", "--test-limit", "150", "--sizes", "16", "--epochs-per-task", "1",
              "--batch-size", "20", "--n-seeds", "2", "--fisher-samples", "10", "--bgd-samples", "2",
@@ -263,15 +329,22 @@ def _parse(argv):
     return parser.parse_args(["lifelong", *argv])
 
 
-def test_cli_defaults_and_errors(tmp_path):
-    args = _parse([])
-    assert args.protocol == "split" and args.methods == list(L.METHODS) and args.dataset == "embedded"
-    kw = L.settings_from_args(args)
-    assert kw["hidden"] == [100, 100] and kw["lr"] == 0.05
-    paper = L.settings_from_args(_parse(["--paper", "--protocol", "permuted"]))
+def test_cli_defaults_are_the_protocols_quick_preset_and_paper_its_own(tmp_path):
+    for protocol in L.PROTOCOLS:
+        args = _parse(["--protocol", protocol])
+        assert args.methods == list(L.METHODS) and args.dataset == "embedded"
+        kw = L.settings_from_args(args)
+        q = L.QUICK_SETTINGS[protocol]
+        assert kw["hidden"] == q["sizes"] and kw["lr"] == q["lr"] and kw["ewc_lambda"] == q["ewc_lambda"]
+        assert args.inputs == q["inputs"] and args.n_seeds == q["n_seeds"] and kw["eval_mode"] == q["eval_mode"]
+    args = _parse(["--paper", "--protocol", "permuted"])
+    paper = L.settings_from_args(args)
     assert paper["hidden"] == [200, 200] and paper["epochs"] == 10 and paper["batch_size"] == 100
-    assert paper["lr"] == 1e-2 and paper["n_tasks"] == 10
+    assert paper["lr"] == 1e-2 and paper["n_tasks"] == 10 and paper["eval_mode"] == "predictive"
+    assert args.n_seeds == 5 and args.inputs == "standardized"
     assert L.settings_from_args(_parse(["--paper"]))["lr"] == 1e-3
+    given = L.settings_from_args(_parse(["--paper", "--lr", "0.2", "--eval-mode", "sample", "--inputs", "unit"]))
+    assert given["lr"] == 0.2 and given["eval_mode"] == "sample"
     with pytest.raises(kit.CLIError, match="unknown method"):
         L.run_cli(_parse(["--methods", "sgd,adam", "--out", str(tmp_path)]))
 
@@ -284,9 +357,32 @@ def test_cli_refuses_zero_naming_the_option(option, tmp_path):
         L.run_cli(_parse([option, "0", "--out", str(tmp_path)]))
 
 
-def test_cli_diverging_run_is_a_user_error(tmp_path):
-    with np.errstate(all="ignore"), pytest.raises(kit.CLIError, match="non-finite.*lower --lr"):
-        L.run_cli(_parse([*TINY_ARGS, "--methods", "sgd", "--n-seeds", "1", "--lr", "1e8", "--out", str(tmp_path)]))
+def test_a_diverging_method_is_reported_saved_and_resumed_while_the_others_finish(tmp_path, capsys, monkeypatch):
+    """EWC with an enormous lam overshoots at its first penalised step: the command still ends
+    with 0, the table and CSV say 'diverged', the other method's results are kept and plotted,
+    and a rerun resumes the diverged runs as diverged."""
+    argv = [*TINY_ARGS, "--methods", "sgd,ewc", "--ewc-lambda", "1e12", "--out", str(tmp_path)]
+    assert L.run_cli(_parse(argv)) == 0
+    printed = capsys.readouterr().out
+    assert "diverged" in printed and "lower --ewc-lambda" in printed
+    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "split_summary.csv").read_text().splitlines())}
+    assert rows["ewc"]["n_seeds"] == "0" and rows["ewc"]["n_diverged"] == "2" and rows["ewc"]["final_mean"] == ""
+    assert rows["sgd"]["n_seeds"] == "2" and 0.5 < float(rows["sgd"]["final_mean"]) <= 1
+    saved = json.loads((tmp_path / "runs" / "split_ewc_seed0.json").read_text())
+    assert saved["status"] == "diverged" and "non-finite" in saved["error"]
+    for stem in ("split_matrices", "split_first_task_and_final"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 1000
+    monkeypatch.setattr(L.run, "run_one", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    assert L.run_cli(_parse(argv)) == 0
+    assert "ewc diverged in 2 of 2" in capsys.readouterr().out
+
+
+def test_every_method_diverging_still_writes_the_table(tmp_path, capsys):
+    with np.errstate(all="ignore"):
+        assert L.run_cli(_parse([*TINY_ARGS, "--methods", "sgd", "--n-seeds", "1", "--lr", "1e8",
+                                 "--out", str(tmp_path)])) == 0
+    assert "lower --lr" in capsys.readouterr().out
+    assert (tmp_path / "split_summary.csv").exists() and (tmp_path / "split_first_task_and_final.png").exists()
 
 
 def test_help_prints_each_default_once():
@@ -305,8 +401,8 @@ def _load_demo(name):
     return mod
 
 
-@pytest.mark.parametrize("name,methods", [("fig4_lifelong", ["presynaptic", "sgd", "ewc", "bgd"]),
-                                          ("fig5a_ablations", ["presynaptic", "no-consolidation", "ghost"])])
+@pytest.mark.parametrize("name,methods", [("paper_b_fig4_lifelong", ["presynaptic", "sgd", "ewc", "bgd"]),
+                                          ("paper_b_fig5a_ablations", ["presynaptic", "no-consolidation", "ghost"])])
 def test_demo_quick_tiny(name, methods, tmp_path, capsys):
     demo = _load_demo(name)
     assert demo.main(["--out", str(tmp_path), *TINY_ARGS]) == 0
@@ -322,9 +418,15 @@ def test_demo_quick_tiny(name, methods, tmp_path, capsys):
 
 
 def test_demo_full_uses_paper_settings_and_authors_evaluation(monkeypatch):
-    demo = _load_demo("fig4_lifelong")
+    demo = _load_demo("paper_b_fig4_lifelong")
     seen = {}
-    monkeypatch.setattr(L.command, "run_cli", lambda a: seen.update(vars(a)) or 0)
+
+    def spy(args):
+        L.settings_from_args(args)
+        seen.update(vars(args))
+        return 0
+
+    monkeypatch.setattr(L.command, "run_cli", spy)
     assert demo.main(["--full", "--data-dir", "somewhere"]) == 0
     assert seen["paper"] and seen["n_seeds"] == 5 and seen["dataset"] == "mnist"
     assert seen["eval_mode"] == "predictive"

@@ -19,7 +19,7 @@ from minisyn.experiments.perceptron import (LIFELONG_RULE, make_tasks, patterns_
                                             train_lifelong)
 from minisyn.network import Perceptron
 
-DEMO = Path(__file__).resolve().parents[1] / "demos" / "fig5bc_perceptron.py"
+DEMO = Path(__file__).resolve().parents[1] / "demos" / "paper_b_fig5bc_perceptron.py"
 
 
 def load_demo():
@@ -126,11 +126,43 @@ SMALL = ["--n-inputs", "40", "--n-tasks", "3", "--n-patterns", "10", "--passes",
          "--loads", "1/4,0.5"]
 
 
-def test_command_defaults_are_the_demos_quick_mode():
+def test_command_defaults_are_the_demos_quick_mode_and_paper_the_authors_scoring():
     args = _parse([])
     assert (args.n_inputs, args.n_tasks, args.n_patterns, args.passes, args.group) == (1000, 5, 100, 25, 5)
-    assert args.loads == list(perceptron.QUICK_LOADS) and args.n_seeds == 5 and args.seeds is None
-    assert args.func is perceptron.run_cli and args.out is None
+    assert args.func is perceptron.run_cli and args.out is None and args.seeds is None
+    assert kit.apply_preset(args, perceptron.QUICK_SETTINGS, perceptron.PAPER_SETTINGS) == "quick"
+    assert args.loads == list(perceptron.QUICK_LOADS) and args.n_seeds == 5 and args.eval_mode == "mean"
+    args = _parse(["--paper", "--n-seeds", "3"])
+    kit.apply_preset(args, perceptron.QUICK_SETTINGS, perceptron.PAPER_SETTINGS, use_paper=args.paper)
+    assert args.loads == list(perceptron.FULL_LOADS) and args.n_seeds == 3 and args.eval_mode == "vote"
+    assert load_demo().build_parser().parse_args([]).quick
+
+
+def test_consolidated_perceptron_keeps_task_1_better_at_the_quick_default():
+    """Fig. 5b at the quick default (the paper's protocol, 5 seeds, mean-weight scoring): after
+    task 5 the stochastic perceptron with consolidation scores higher on task 1 than the standard
+    one, and so it does on average over tasks 2-5 (the curve of panel b)."""
+    q = perceptron.QUICK_SETTINGS
+    runs = perceptron.compare(range(q["n_seeds"]), eval_mode=q["eval_mode"], backend="numpy",
+                              **perceptron.PROTOCOL)
+    passes = perceptron.PROTOCOL["passes"]
+    end = {m: runs[m]["matrix"][:, -1, 0].mean() for m in perceptron.MODELS}
+    later = {m: runs[m]["first_task"][:, passes:].mean() for m in perceptron.MODELS}
+    assert end["stochastic"] > end["standard"] + 0.04, end
+    assert later["stochastic"] > later["standard"] + 0.03, later
+
+
+def test_vote_scores_the_majority_of_release_samples():
+    be = Backend("numpy", "float64")
+    net = Perceptron(4, be, seed=0, stochastic=True)
+    net.layer.m.value[...] = be.floats([[1.0, 1.0, 1.0, 1.0]])
+    x, y = be.floats([[1.0, 1.0, 1.0, 1.0]]), be.floats([1.0])
+    assert task_accuracy(net, x, y, "vote") == 1.0 == task_accuracy(net, x, y, "mean")
+    net.layer.p[...] = 1.0                      # no release noise: every mode agrees
+    y = be.floats([-1.0])
+    assert task_accuracy(net, x, y, "vote") == task_accuracy(net, x, y, "sample") == 0.0
+    with pytest.raises(ValueError, match="eval_mode"):
+        task_accuracy(net, x, y, "median")
 
 
 def test_command_writes_json_csv_and_figure(tmp_path, capsys):

@@ -25,7 +25,15 @@ from minisyn.experiments.lifelong.tasks import (EVAL_MODES, DeviceTasks, batch_s
                                                 continuous_schedule, scores_for, transition_starts)
 from minisyn.train import TrainingDiverged, fit
 
-__all__ = ["run_key", "run_one", "run_lifelong"]
+__all__ = ["DIVERGED_ADVICE", "run_key", "run_one", "run_lifelong"]
+
+
+#: What to change when a method's loss becomes non-finite (the one line a diverged run reports).
+DIVERGED_ADVICE = {
+    "ewc": "EWC's penalty step overshoots where lr * lam * F > 2 for a synapse (F summed over the tasks so "
+           "far): lower --ewc-lambda or --lr",
+    "bgd": "lower --bgd-eta (or --bgd-sigma)",
+}
 
 
 def run_key(protocol, method, seed):
@@ -68,7 +76,8 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
     Raises
     ------
     minisyn.train.TrainingDiverged
-        When the loss becomes NaN or infinite.
+        When the loss becomes NaN or infinite; the message names the method, the seed,
+        the step and what to lower (:data:`DIVERGED_ADVICE`).
     """
     be = get_backend(backend)
     t0 = time.perf_counter()
@@ -135,7 +144,7 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
             n_classes=n_out, check_every=eval_every, progress=progress, on_step=on_step)
     except TrainingDiverged as err:
         where = str(err).partition(":")[0]                 # "the loss became non-finite at step s"
-        raise TrainingDiverged(f"{method}, seed {seed}: {where}; lower --lr (or --ewc-lambda, --bgd-eta)",
+        raise TrainingDiverged(f"{method}, seed {seed}: {where}; {DIVERGED_ADVICE.get(method, 'lower --lr')}",
                                err.history) from None
     mean_p = None
     if method in BERNOULLI_METHODS:
@@ -154,14 +163,19 @@ def run_lifelong(out, protocol, methods, seeds, data, *, force=False, progress=T
     ----------
     data : ``(x_train, y_train, x_test, y_test)`` host arrays
     data_settings : dict, optional
-        What chose ``data`` (data set, limits), saved with each run and checked on resume. A
-        run saved without them (by an older minisyn) is read as made with the ones given now.
+        What chose ``data`` (data set, limits, input scaling), saved with each run and checked
+        on resume. A run saved without them (by an older minisyn) is read as made with the ones
+        given now, except ``inputs``: such a run saw [0, 1] pixels (``'unit'``).
     kwargs
         Go to :func:`run_one` (``backend`` aside, they form the saved settings). A saved run
         made with other settings is a ``ValueError`` unless ``force``; settings that a method
         does not use (:data:`METHOD_SETTINGS`) are not compared.
 
-    Returns ``{method: [result per seed]}``.
+    A run whose loss becomes non-finite is saved too, as ``status: "diverged"`` with the
+    ``error`` line (and resumed as such); the other runs go on.
+
+    Returns ``{method: [result per seed]}``; each result has ``status`` ``"finished"`` or
+    ``"diverged"``.
     """
     from tqdm.auto import tqdm
 
@@ -169,7 +183,10 @@ def run_lifelong(out, protocol, methods, seeds, data, *, force=False, progress=T
         if m not in METHODS:
             raise ValueError(f"unknown method {m!r}: choose from {', '.join(METHODS)}")
     data_settings = dict(data_settings or {})
-    store = kit.RunStore(out, force=force, defaults=data_settings)
+    defaults = dict(data_settings)
+    if "inputs" in defaults:
+        defaults["inputs"] = "unit"        # runs saved before --inputs existed saw [0, 1] pixels
+    store = kit.RunStore(out, force=force, defaults=defaults)
     settings = {k: v for k, v in kwargs.items() if k != "backend"}
     settings.update(data_settings)
     results, older = {m: [] for m in methods}, []
@@ -184,8 +201,12 @@ def run_lifelong(out, protocol, methods, seeds, data, *, force=False, progress=T
             results[m].append(saved)
             continue
         bar.set_postfix(method=m, seed=s)
-        r = run_one(protocol, m, s, *data, progress=False, **kwargs)
-        r.update(protocol=protocol, method=m, seed=int(s), status="finished")
+        t0 = time.perf_counter()
+        try:
+            r = dict(run_one(protocol, m, s, *data, progress=False, **kwargs), status="finished")
+        except TrainingDiverged as err:
+            r = {"status": "diverged", "error": str(err), "seconds": time.perf_counter() - t0}
+        r.update(protocol=protocol, method=m, seed=int(s))
         results[m].append(store.save(key, r, settings))
     if older and data_settings:
         print(f"note: {len(older)} run(s) in {store.dir} ({older[0]}, ...) were saved by an older minisyn, which did "

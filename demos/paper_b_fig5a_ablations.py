@@ -11,8 +11,10 @@ Presynaptic consolidation against two ablations on Split MNIST:
 
 (The paper re-tuned the metaplasticity parameters for each ablation; here all
 three use the lifelong values of §B2.) Quick by default (embedded data,
-3 seeds); ``--full``: paper settings on full MNIST, 5 seeds. Other options of
-``minisyn lifelong`` (``--protocol permuted``, ...) are passed on.
+3 seeds, the quick preset of ``minisyn lifelong``); ``--full``: paper settings
+on full MNIST, 5 seeds. Other options of ``minisyn lifelong`` (``--protocol
+permuted``, ...) are passed on. Measured results and times:
+docs/results/lifelong.md.
 """
 from __future__ import annotations
 

@@ -9,12 +9,16 @@ training (Fig. 4b), final mean accuracy over the tasks (Fig. 4c), and every
 method's accuracy matrix acc[i, j] (task j after task i).
 
 Quick by default: the embedded 5,000-digit sample, 784-100-100-2, 5 epochs a
-task, 3 seeds (a few minutes). ``--full``: the paper's settings (784-200-200,
-10 epochs a task, minibatch 100, lr 1e-3 for Split / 1e-2 for Permuted) on
-full MNIST (``--data-dir``), 5 seeds, Bernoulli networks scored by the softmax
-averaged over 10 release samples (``--eval-mode predictive``); ``--dataset fashion-mnist`` for
-Fashion-MNIST. Any other option of ``minisyn lifelong`` (``--protocol
-permuted``, ``--methods``, ``--sizes``, ``--train-limit``, ...) is passed on.
+task, lr 0.05, 3 seeds, Bernoulli networks scored with their mean weights
+(``minisyn lifelong --help`` lists every protocol's quick preset). ``--full``:
+the paper's settings (784-200-200, 10 epochs a task, minibatch 100, lr 1e-3
+for Split / 1e-2 for Permuted, standardised pixels) on full MNIST
+(``--data-dir``), 5 seeds, Bernoulli networks scored by the softmax averaged
+over 10 release samples (``--eval-mode predictive``, as the authors' code);
+``--dataset fashion-mnist`` for Fashion-MNIST. Any other option of ``minisyn
+lifelong`` (``--protocol permuted``, ``--methods``, ``--sizes``,
+``--train-limit``, ...) is passed on. Measured results and times:
+docs/results/lifelong.md.
 Runs are saved in ``<out>/runs/``: rerunning resumes.
 """
 from __future__ import annotations

@@ -77,7 +77,7 @@ def test_force_sets_the_previous_run_aside_until_the_new_one_finishes(tmp_path):
     out = tmp_path / "run"
     assert main([*TRAIN, "--epochs", "1", "--out", str(out)]) == 0
     first = json.loads((out / "results.json").read_text())["run_id"]
-    proc = minisyn([*TRAIN, "--epochs", "50", "--force", "--seed", "3", "--out", str(out)])
+    proc = minisyn([*TRAIN, "--epochs", "5000", "--force", "--seed", "3", "--out", str(out)])   # minutes: stopped below
     deadline = time.time() + 60
 
     def new_epoch_saved():

@@ -26,7 +26,6 @@ Rerunning the same command resumes: finished networks in <out>/runs/ are kept.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 from minisyn.backend import get_backend
@@ -49,15 +48,7 @@ def run(args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"runs/{NAME}", help="output folder (default: %(default)s)")
-    p.add_argument("--full", action="store_true", help="the paper's sweep on full MNIST (hours)")
-    p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (for --full)")
-    p.add_argument("--force", action="store_true", help="retrain networks already saved in --out")
-    p.add_argument("--backend", choices=("numpy", "cupy", "strict"), default=None, help="array backend")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    g = p.add_argument_group("overrides of the preset (smaller or larger runs)")
-    g.add_argument("--dataset", choices=kit.DATASETS, default=None, help="data set (quick: embedded; --full: mnist)")
+    p, g = kit.demo_parser(__doc__, NAME, "the paper's sweep on full MNIST (hours)")
     g.add_argument("--n-c", type=int, default=None, help="number of c values")
     g.add_argument("--c-min", type=float, default=None, help="smallest c")
     g.add_argument("--c-max", type=float, default=None, help="largest c")

@@ -25,7 +25,6 @@ Rerunning the same command resumes: finished networks in <out>/runs/ are kept.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 from minisyn.backend import get_backend
@@ -47,15 +46,7 @@ def run(args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"runs/{NAME}", help="output folder (default: %(default)s)")
-    p.add_argument("--full", action="store_true", help="every mechanism on full MNIST (about 15 minutes)")
-    p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (for --full)")
-    p.add_argument("--force", action="store_true", help="retrain networks already saved in --out")
-    p.add_argument("--backend", choices=("numpy", "cupy", "strict"), default=None, help="array backend")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    g = p.add_argument_group("overrides of the preset (smaller or larger runs)")
-    g.add_argument("--dataset", choices=kit.DATASETS, default=None, help="data set (quick: embedded; --full: mnist)")
+    p, g = kit.demo_parser(__doc__, NAME, "every mechanism on full MNIST (about 15 minutes)")
     g.add_argument("--mechanisms", type=kit.names, default=None, help="comma-separated mechanisms of §A2")
     g.add_argument("--n-sites", type=kit.ints, default=None, help="release sites per synapse, comma separated")
     g.add_argument("--c", type=float, default=None, help="weight of the mechanism's energy")

@@ -536,15 +536,9 @@ def print_table(result, file=None):
               f"{r['nll_bbb']:7.4f} {r['pearson_p_true']:9.3f}", file=file)
 
 
-def _fmt(value):
-    if isinstance(value, tuple):
-        return ",".join(kit.rho_label(v) if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def register(sub):
     q, pp = QUICK_SETTINGS, PAPER_SETTINGS
-    h = lambda name: f"(quick: {_fmt(q[name])}; --paper: {_fmt(pp[name])})"  # noqa: E731
+    h = kit.preset_help(q, pp)
     p = sub.add_parser(
         "bayes", formatter_class=kit.Formatter,
         help="energy-efficient synapses against Bayes by backprop (Fig. 7, Appendix 4 Fig. 1)",

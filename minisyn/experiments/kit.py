@@ -37,7 +37,7 @@ from minisyn.backend import Backend
 from minisyn.output import atomic_write, load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["RunFolder", "run_id", "check_same_run", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
+__all__ = ["demo_parser", "preset_value", "preset_help", "RunFolder", "run_id", "check_same_run", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
@@ -75,6 +75,39 @@ def apply_preset(args, quick, paper=None, use_paper=False):
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     return "paper" if base is paper else "quick"
+
+
+def preset_value(value):
+    """A preset's value as ``--help`` shows it: ``1/2,2`` for rho tuples, ``%g`` for floats."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(rho_label(v) if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def preset_help(quick, paper):
+    """``h(name)`` -> ``'(quick: ...; --paper: ...)'``, for an option set by both presets."""
+    return lambda name: f"(quick: {preset_value(quick[name])}; --paper: {preset_value(paper[name])})"
+
+
+def demo_parser(doc, name, full_help):
+    """The parser a preset-driven demo starts from, and its group for overriding the preset.
+
+    ``--out`` (default ``runs/<name>``), ``--full`` (the paper's settings:
+    ``full_help`` says what they are), ``--data-dir``, ``--force``,
+    ``--backend``, ``--no-progress``; the returned group holds ``--dataset``
+    and takes the demo's own overrides (each ``None`` unless given, so the
+    preset fills it: :func:`apply_preset`).
+    """
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=f"runs/{name}", help="output folder (default: %(default)s)")
+    p.add_argument("--full", action="store_true", help=full_help)
+    p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files (for --full)")
+    p.add_argument("--force", action="store_true", help="retrain networks already saved in --out")
+    p.add_argument("--backend", choices=("numpy", "cupy", "strict"), default=None, help="array backend")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    g = p.add_argument_group("overrides of the preset (smaller or larger runs)")
+    g.add_argument("--dataset", choices=DATASETS, default=None, help="data set (quick: embedded; --full: mnist)")
+    return p, g
 
 
 class CLIError(ValueError):

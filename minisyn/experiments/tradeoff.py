@@ -436,15 +436,9 @@ def plot_sweep(records, out):
 
 
 # -- the command line -------------------------------------------------------------
-def _fmt(value):
-    if isinstance(value, tuple):
-        return ",".join(kit.rho_label(v) if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def register(sub):
     q, pp = QUICK_SETTINGS, PAPER_SETTINGS
-    h = lambda name: f"(quick: {_fmt(q[name])}; --paper: {_fmt(pp[name])})"  # noqa: E731
+    h = kit.preset_help(q, pp)
     p = sub.add_parser(
         "sweep", formatter_class=kit.Formatter,
         help="the accuracy / noise / reliability-cost tradeoff sweep (Figs. 2 and 3)",

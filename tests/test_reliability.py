@@ -29,8 +29,11 @@ SWEEP = ["sweep", "--sizes", "784,8,10", "--train-limit", "200", "--epochs", "2"
 def minisyn(args, **kw):
     """``python -m minisyn ARGS`` as a new process (stdout and stderr captured)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1")
+    # Ctrl-C as a user's terminal delivers it: a test run started in the background inherits an
+    # ignored SIGINT, which Python would keep ignoring
     return subprocess.Popen([sys.executable, "-m", "minisyn", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)
 
 
 # -- one folder, one run ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """``python -m minisyn`` runs the command line (see :mod:`minisyn.cli`)."""
 import sys
 
-from minisyn.cli import main
+from minisyn.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -14,7 +14,7 @@ from minisyn import __version__
 from minisyn.experiments import (analyses, bayes, energy_info, importance, kit, lifelong, perceptron, quantal,
                                  tradeoff, train)
 
-__all__ = ["main", "build_parser", "COMMANDS", "CLIError"]
+__all__ = ["main", "run", "build_parser", "COMMANDS", "CLIError"]
 
 CLIError = kit.CLIError
 
@@ -35,24 +35,35 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv=None, *, exiting=False):
     """Run one command; returns its exit status.
 
     0: finished; 2: a user error or a diverged run (one line, no traceback);
     130 / 143: stopped by Ctrl-C / SIGTERM (one line; the finished work is saved).
     The command runs in its output folder's :class:`~minisyn.experiments.kit.RunFolder`
-    (lock, run id, status), with the BLAS thread limit.
+    (lock, run id, status), with the BLAS thread limit. A signal that arrives
+    after the run is marked finished changes nothing (see
+    :class:`~minisyn.experiments.kit.Signals`); ``exiting`` (the console
+    command) leaves both signals ignored for the moments before the process exits.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     out = None
+    signals = kit.Signals(ignore_after=exiting)
     try:
-        with kit.signals_as_exceptions():
+        with signals:
             out = kit.out_dir(args)
             with kit.blas_threads(getattr(args, "threads", kit.DEFAULT_THREADS)), \
                     kit.RunFolder(out, command="minisyn " + " ".join(argv), force=args.force):
-                return args.func(args)
+                code = args.func(args)
+                signals.defer()                         # the work is done: from here a signal is only noted
+        if signals.late:
+            print(f"minisyn {args.command}: {' and '.join(signals.late)} came after the run had finished; "
+                  f"its results in {out}/ are complete", file=sys.stderr)
+        return code
     except KeyboardInterrupt as err:
+        if signals.deferred:                                        # came as the handlers were put back
+            return code
         how = "SIGTERM" if isinstance(err, kit.Terminated) else "Ctrl-C"
         print(f"minisyn {args.command}: interrupted ({how}); the finished work is saved in {out}/ "
               f"(status 'interrupted' in {kit.RUN_FILE}): rerun the same command to resume", file=sys.stderr)
@@ -67,5 +78,10 @@ def main(argv=None):
         return 2
 
 
+def run():
+    """The console command ``minisyn`` (and ``python -m minisyn``): :func:`main`, about to exit."""
+    return main(exiting=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

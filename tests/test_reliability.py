@@ -168,6 +168,58 @@ def test_a_signal_at_a_random_point_leaves_a_complete_or_resumable_folder(refere
     assert _numbers(out, name) == references[name]
 
 
+# The moments a random signal rarely hits: just after the run is marked finished, and while
+# Python exits (when it puts its own handlers back to the default, which kills with no message).
+AFTER_FINISHED = """
+import os, signal, sys, time
+from minisyn.experiments import kit
+from minisyn.cli import run
+finish = kit.RunFolder.__exit__
+def finish_then_signal(self, *exc):
+    done = finish(self, *exc)
+    os.kill(os.getpid(), signal.{sig})
+    time.sleep(0.2)                               # the handler runs here
+    return done
+kit.RunFolder.__exit__ = finish_then_signal
+sys.exit(run())
+"""
+AT_EXIT = """
+import atexit, os, signal, sys
+from minisyn.cli import run
+atexit.register(lambda: os.kill(os.getpid(), signal.{sig}))
+sys.exit(run())
+"""
+
+
+@pytest.mark.parametrize("when", ["after-finished", "at-exit"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_after_the_run_finished_leaves_it_finished_with_exit_0(tmp_path, when, sig):
+    out = tmp_path / "run"
+    script = (AFTER_FINISHED if when == "after-finished" else AT_EXIT).format(sig=sig.name)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", script, *TRAIN, "--epochs", "1", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, proc.stderr
+    assert json.loads((out / kit.RUN_FILE).read_text())["status"] == "finished"
+    if when == "after-finished":
+        assert f"{sig.name} came after the run had finished" in proc.stderr
+
+
+def test_signals_are_noted_once_deferred_and_the_handlers_come_back():
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with kit.Signals() as signals:
+        with pytest.raises(kit.Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)
+        signals.defer()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+    assert signals.late == ["SIGTERM"]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 # -- divergence -------------------------------------------------------------------------------
 def test_a_diverged_run_saves_the_last_finite_parameters_and_names_the_cause(tmp_path, capsys):
     out = tmp_path / "run"

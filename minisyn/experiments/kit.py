@@ -37,7 +37,7 @@ from minisyn.backend import Backend
 from minisyn.output import atomic_write, load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["demo_parser", "preset_value", "preset_help", "RunFolder", "run_id", "check_same_run", "Terminated", "signals_as_exceptions", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
+__all__ = ["demo_parser", "preset_value", "preset_help", "RunFolder", "run_id", "check_same_run", "Terminated", "Signals", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
@@ -304,22 +304,53 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C's ``KeyboardInterrupt``."""
 
 
-@contextlib.contextmanager
-def signals_as_exceptions():
-    """Within the block, SIGTERM raises :class:`Terminated` (SIGINT raises ``KeyboardInterrupt``
-    as always), so that every ``finally`` and ``except KeyboardInterrupt`` runs on either."""
-    def raise_terminated(signum, frame):
+class Signals:
+    """How one command takes SIGINT and SIGTERM.
+
+    Within the block, SIGTERM raises :class:`Terminated` (SIGINT raises
+    ``KeyboardInterrupt`` as always), so that every ``finally`` and ``except
+    KeyboardInterrupt`` runs on either. Once the work is saved and the run
+    marked finished, :meth:`defer` makes both signals only noted in
+    :attr:`late`: a signal that comes after that moment cannot turn a finished
+    run into an interrupted one. On leaving, the previous handlers come back;
+    with ``ignore_after`` (the console command, about to exit) both signals are
+    ignored instead, since at exit Python resets its own handlers to the
+    default, which would kill the finished process with no message.
+    """
+
+    NAMES = ("SIGINT", "SIGTERM")
+
+    def __init__(self, ignore_after=False):
+        self.ignore_after = bool(ignore_after)
+        self.previous = {}
+        self.late = []
+        self.deferred = False
+
+    def __enter__(self):
+        try:
+            self.previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._terminated)
+            self.previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
+        except ValueError:                      # not the main thread: leave the signals alone
+            self.previous = {}
+        return self
+
+    @staticmethod
+    def _terminated(signum, frame):
         raise Terminated(f"signal {signum}")
 
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:                          # not the main thread: leave the signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def _note(self, signum, frame):
+        self.late.append(signal.Signals(signum).name)
+
+    def defer(self):
+        """From now on a signal is noted in :attr:`late`, not raised."""
+        self.deferred = True
+        for signum in self.previous:
+            signal.signal(signum, self._note)
+
+    def __exit__(self, kind, error, tb):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, signal.SIG_IGN if self.ignore_after else handler)
+        return False
 
 
 def _alive(pid):

@@ -11,18 +11,45 @@ imported only when a figure is made.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "save_json", "load_json", "save_npz", "save_csv", "save_history_csv", "pyplot",
+__all__ = ["signals_wait", "atomic_write", "save_json", "load_json", "save_npz", "save_csv", "save_history_csv", "pyplot",
            "no_minor_labels", "save_figure", "FIGURE_FORMATS", "to_jsonable"]
 
 FIGURE_FORMATS = ("png", "pdf")
+
+
+@contextlib.contextmanager
+def signals_wait():
+    """Within the block, SIGINT and SIGTERM wait; on leaving, each one that came is raised again.
+
+    For library code that is not safe to interrupt: matplotlib's PDF writer,
+    stopped by ``KeyboardInterrupt`` part way, raises an ``AttributeError`` of
+    its own while cleaning up, which replaces the interrupt. Outside the main
+    thread, where handlers cannot be set, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)   # None: set outside Python
+        for sig in dict.fromkeys(came):
+            signal.raise_signal(sig)            # now, to the handler that was there before
 
 
 def _tmp_path(path):
@@ -137,7 +164,8 @@ def save_figure(fig, out, stem, dpi=110, **savefig_kwargs):
     try:
         for ext in FIGURE_FORMATS:
             buf = io.BytesIO()
-            fig.savefig(buf, format=ext, dpi=dpi, **savefig_kwargs)
+            with signals_wait():
+                fig.savefig(buf, format=ext, dpi=dpi, **savefig_kwargs)
             path = out / f"{stem}.{ext}"
             atomic_write(path, buf.getvalue())
             paths.append(path)

@@ -151,13 +151,18 @@ def test_a_signal_at_a_random_point_leaves_a_complete_or_resumable_folder(refere
     _, err = proc.communicate(timeout=60)
     code = proc.returncode
     assert "Traceback" not in err, err
-    status = json.loads((out / kit.RUN_FILE).read_text())["status"]
-    if sig == signal.SIGKILL:
-        assert code in (0, -signal.SIGKILL)
+    if not (out / kit.RUN_FILE).exists():       # stopped before it wrote anything: the folder is left
+        assert code == (130 if sig == signal.SIGINT else 143), err      # as it found it (none)
+        assert not out.exists()
+        status = "nothing written"
     else:
-        assert code in (0, 130 if sig == signal.SIGINT else 143), err
-        assert status == ("finished" if code == 0 else "interrupted")
-        assert code == 0 or err.count("\n") >= 1 and "interrupted" in err.strip().splitlines()[-1]
+        status = json.loads((out / kit.RUN_FILE).read_text())["status"]
+        if sig == signal.SIGKILL:
+            assert code in (0, -signal.SIGKILL)
+        else:
+            assert code in (0, 130 if sig == signal.SIGINT else 143), err
+            assert status == ("finished" if code == 0 else "interrupted")
+            assert code == 0 or err.count("\n") >= 1 and "interrupted" in err.strip().splitlines()[-1]
     if name == "train" and (out / "results.json").exists() and \
             json.loads((out / "results.json").read_text())["status"] == "finished":
         status = "finished"                              # killed after its last write: complete
@@ -218,6 +223,46 @@ def test_signals_are_noted_once_deferred_and_the_handlers_come_back():
         time.sleep(0.1)
     assert signals.late == ["SIGTERM"]
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+@pytest.mark.parametrize("sig, error", [(signal.SIGTERM, kit.Terminated), (signal.SIGINT, KeyboardInterrupt)],
+                         ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_figure_save_waits_for_matplotlib_and_then_stops_the_run(tmp_path, monkeypatch,
+                                                                                 sig, error):
+    """Stopped part way, matplotlib's PDF writer raises an error of its own that hides the interrupt."""
+    from matplotlib.figure import Figure
+
+    from minisyn.output import pyplot, save_figure
+
+    original, finished = Figure.savefig, []
+
+    def savefig_with_a_signal(self, *args, **kwargs):
+        os.kill(os.getpid(), sig)
+        time.sleep(0.05)                              # the handler would run here
+        original(self, *args, **kwargs)
+        finished.append(kwargs.get("format"))
+
+    monkeypatch.setattr(Figure, "savefig", savefig_with_a_signal)
+    fig, ax = pyplot().subplots()
+    ax.plot([1, 2], [3, 4])
+    with kit.Signals(), pytest.raises(error):
+        save_figure(fig, tmp_path, "figure")
+    assert finished == ["png"]                        # finished, then stopped before the next step
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_run_stopped_before_writing_a_file_removes_the_folders_it_made(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt), kit.RunFolder(out):
+        (out / "runs" / "deeper").mkdir(parents=True)
+        raise KeyboardInterrupt
+    assert not out.exists()
+    out.mkdir()
+    (out / "kept").mkdir()
+    with pytest.raises(KeyboardInterrupt), kit.RunFolder(out):
+        (out / "runs").mkdir()
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in out.iterdir()) == ["kept"]
 
 
 # -- divergence -------------------------------------------------------------------------------

@@ -430,6 +430,7 @@ class RunFolder:
                 os.replace(entry, self.replaced / entry.name)
         self.previous = (self.out / RUN_FILE).read_text() if (self.out / RUN_FILE).exists() else None
         self.before = self._snapshot()
+        self.folders_before = set(self._folders())
         self.record = {"run_id": self.id, "command": self.command, "pid": os.getpid(),
                        "started": datetime.datetime.now().isoformat(timespec="seconds"), "status": "running"}
         save_json(self.out / RUN_FILE, self.record)
@@ -471,6 +472,9 @@ class RunFolder:
     def _entries(self):
         return [e for e in self.out.iterdir() if e.name not in (LOCK,) and not e.name.startswith(".replaced-")]
 
+    def _folders(self):
+        return [p for p in self.out.rglob("*") if p.is_dir() and ".replaced-" not in str(p)]
+
     def _snapshot(self):
         return {str(p.relative_to(self.out)): p.stat().st_mtime_ns
                 for p in self.out.rglob("*") if p.is_file() and p.name not in (LOCK, RUN_FILE)
@@ -507,6 +511,9 @@ class RunFolder:
 
     def _restore(self):
         """Leave the folder as it was: the run wrote nothing."""
+        for folder in sorted(self._folders(), key=lambda p: len(p.parts), reverse=True):
+            if folder not in self.folders_before and not any(folder.iterdir()):
+                folder.rmdir()                  # made by this run (runs/ of a sweep), still empty
         if self.previous is None:
             (self.out / RUN_FILE).unlink(missing_ok=True)
         else:

@@ -63,6 +63,12 @@ class MLP:
         Bernoulli initial release probability (0.25, §B1).
     release_p : float or None
         Fixed forward release probability ("ghost" control, §B5).
+    relu_after : sequence of bool or None
+        Whether a ReLU follows each synaptic layer. Default: after every
+        hidden layer and not after the output (the papers' text). Paper A's
+        code has ``(False, True, True)``: no ReLU after the first layer and a
+        ReLU on the logits (EfficientBayes ``sims-fig2and3.py``@5617f3b,
+        lines 110-114; docs/results/differences.md, A1).
     **synapse_options
         Options of the synapse type's own, passed to its ``build`` (quantal
         synapses: ``n_sites``, ``quantal_scheme``, ``p_learning``).
@@ -70,7 +76,7 @@ class MLP:
 
     def __init__(self, sizes, synapse="gaussian", backend=None, seed=0, ensemble=None,
                  scheme="weights", noise="heterogeneous", bias=None, sigma_init=1e-4,
-                 mu_init=0.1, p_init=0.25, release_p=None, **synapse_options):
+                 mu_init=0.1, p_init=0.25, release_p=None, relu_after=None, **synapse_options):
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes must list at least two positive widths, got {sizes}")
@@ -81,6 +87,12 @@ class MLP:
             raise ValueError(f"ensemble must be a positive integer, got {ensemble}")
         if not sigma_init > 0:
             raise ValueError(f"sigma_init must be > 0, got {sigma_init}")
+        n_layers = len(sizes) - 1
+        relu_after = [i < n_layers - 1 for i in range(n_layers)] if relu_after is None else \
+            [bool(r) for r in relu_after]
+        if len(relu_after) != n_layers:
+            raise ValueError(f"relu_after needs one entry per synaptic layer ({n_layers}), got {len(relu_after)}")
+        self.relu_after = tuple(relu_after)
         be = self.be = get_backend(backend)
         self.sizes, self.synapse, self.noise, self.scheme = sizes, synapse, noise, scheme
         self.ensemble = None if ensemble is None else int(ensemble)
@@ -97,7 +109,7 @@ class MLP:
             layer.needs_input_grad = i > 0          # nothing upstream of the input layer
             self.synaptic.append(layer)
             self.layers.append(layer)
-            if i < len(sizes) - 2:
+            if relu_after[i]:
                 self.layers.append(ReLU(be))
 
     # -- parameters ----------------------------------------------------------

@@ -119,6 +119,52 @@ def test_sweep_presets_fill_only_the_options_not_given(tmp_path, monkeypatch):
     assert seen["n_c"] == pp["n_c"] and seen["lr"] == pp["lr"] and seen["sizes"] == pp["sizes"]
 
 
+def test_the_authors_preset_sets_what_their_code_does_and_nothing_else(tmp_path, monkeypatch):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    tradeoff.register(parser.add_subparsers(dest="command"))
+    seen = {}
+    monkeypatch.setattr(tradeoff, "run_sweep", lambda out, **kw: seen.update(kw) or {"records": [], "trained": 0,
+                                                                                     "skipped": 0})
+    args = parser.parse_args(["sweep", "--authors", "--lambda", "0.5", "--out", str(tmp_path / "a")])
+    assert args.func(args) == 0
+    assert seen["relu_after"] == (False, True, True) and seen["homogeneous_cost"] == "authors"
+    assert seen["c_min"] == 1e-4 and seen["c_max"] == 10 ** 3.25 and seen["n_c"] == 30
+    assert seen["lam"] == 0.5 and seen["backend"].dtype == np.float64        # given: kept
+    changed = {k for k, v in tradeoff.AUTHORS_SETTINGS.items() if tradeoff.PAPER_SETTINGS.get(k, "-") != v}
+    assert changed == {"c_min", "c_max", "lam", "relu_after", "homogeneous_cost", "dtype"}
+    with pytest.raises(kit.CLIError, match="--paper and --authors"):
+        args = parser.parse_args(["sweep", "--authors", "--paper", "--out", str(tmp_path / "b")])
+        args.func(args)
+
+
+def test_the_authors_homogeneous_cost_is_the_single_cost_at_twice_c(tmp_path):
+    kw = dict(TINY, sizes=(784, 8, 8, 10), rhos=[0.5], noises=["homogeneous"], relu_after=(False, True, True),
+              plot=False, backend=Backend("numpy", "float64"), ensemble_size=2)
+    authors = tradeoff.run_sweep(tmp_path / "a", cs=[1e-2, 1e-1], homogeneous_cost="authors", **kw)["records"]
+    single = tradeoff.run_sweep(tmp_path / "s", cs=[2e-2, 2e-1], homogeneous_cost="single", **kw)["records"]
+    for a, s in zip(authors, single):
+        assert a["sigma_bar"] == s["sigma_bar"] and a["test_accuracy"] == s["test_accuracy"]
+    plain = tradeoff.run_sweep(tmp_path / "p", cs=[1e-2, 1e-1], homogeneous_cost="single", **kw)["records"]
+    assert all(a["sigma_bar"] != p["sigma_bar"] for a, p in zip(authors, plain))
+    # sigma_bar over the weights only: a homogeneous network's sigma is one number either way
+    assert all(r["sigma_bar_weights"] == pytest.approx(r["sigma_bar"], rel=1e-12) for r in authors)
+    with pytest.raises(ValueError, match="relu_after"):
+        tradeoff.run_sweep(tmp_path / "x", cs=[1e-2], **dict(kw, relu_after=(True,)))
+    saved = json.loads((tmp_path / "a" / "sweep.json").read_text())["settings"]
+    assert saved["relu_after"] == [False, True, True] and saved["homogeneous_cost"] == "authors"
+
+
+def test_sigma_bar_over_the_weights_leaves_the_bias_synapses_out(tmp_path):
+    rec = tradeoff.run_sweep(tmp_path, cs=[1e-3], rhos=[0.5], noises=["heterogeneous"], plot=False,
+                             **dict(TINY, sigma_init=1e-3, epochs=2))["records"][0]
+    assert rec["sigma_bar_weights"] != rec["sigma_bar"]
+    assert rec["reliability_cost_weights"] < rec["reliability_cost"]
+    row = next(csv.DictReader((tmp_path / "sweep.csv").read_text().splitlines()))
+    assert float(row["sigma_bar_weights"]) == rec["sigma_bar_weights"]
+
+
 def test_standardized_data_are_unit_inputs_shifted_and_scaled():
     be = Backend("numpy", "float64")
     x, y, xt, yt = kit.prepare_data(train_limit=200, seed=1, backend=be).arrays()
@@ -328,3 +374,23 @@ def test_two_worker_processes_give_the_same_networks_as_one(tmp_path):
         assert a["test_accuracy"] == b["test_accuracy"]
         assert a["sigma_bar"] == pytest.approx(b["sigma_bar"], rel=1e-12)
     assert len(list((tmp_path / "two" / "runs").glob("*.json"))) == 4
+
+
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.mark.skipif(not (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").is_file(),
+                    reason=f"development copy of MNIST not present at {MNIST_DIR}")
+def test_a_sweep_of_the_authors_network_on_mnist_is_compared_with_the_published_data(tmp_path):
+    lines = []
+    result = tradeoff.run_sweep(tmp_path, cs=[1e-4, 1e-3], rhos=[0.5], noises=["heterogeneous"], dataset="mnist",
+                                data_dir=MNIST_DIR, download=False, **dict(TINY, sizes=(784, 100, 100, 10),
+                                                                          train_limit=200, log=lines.append))
+    compared = result["summary"]["published_comparison"]
+    assert compared["1e-4"]["all"]["pairs"] == 2 and compared["1e-3"]["all"]["pairs"] == 1
+    rows = list(csv.DictReader((tmp_path / "published_comparison.csv").read_text().splitlines()))
+    assert [(r["grid"], float(r["c"]), int(r["k"])) for r in rows] == [("1e-4", 1e-4, 0), ("1e-4", 1e-3, 4),
+                                                                      ("1e-3", 1e-3, 0)]
+    ours = {r["c"]: 100 * r["test_accuracy"]["sampled"] for r in result["records"]}
+    assert all(float(r["ours_pct"]) == pytest.approx(ours[float(r["c"])]) for r in rows)
+    assert (tmp_path / "published_comparison.png").is_file()

@@ -67,6 +67,24 @@ def test_gaussian_objective_gradient_matches_finite_differences(scheme, noise, e
     check_objective_gradient(net, x, t, costs)
 
 
+@pytest.mark.parametrize("noise", ["heterogeneous", "homogeneous"])
+def test_the_authors_relu_placement_has_the_right_gradient_and_forward(noise):
+    """Paper A's code: no ReLU after layer 1, a ReLU after layer 2 and on the logits (A1)."""
+    be = f64()
+    sizes = [3, 4, 4, 3]
+    net = MLP(sizes, "gaussian", be, seed=0, noise=noise, sigma_init=0.3, mu_init=1.0,
+              relu_after=(False, True, True))
+    x, t = data(be, sizes, B=6)
+    check_objective_gradient(net, x, t, [PowerLawCost(1e-2, 0.5), L1Cost(1e-2)])
+    relu = lambda a: np.maximum(a, 0.0)                                    # noqa: E731
+    layer = lambda i, a: a @ net.synaptic[i].mu.value[:, :-1].T + net.synaptic[i].mu.value[:, -1]  # noqa: E731
+    expected = relu(layer(2, relu(layer(1, layer(0, x)))))
+    np.testing.assert_allclose(net.forward(x, "mean"), expected, rtol=1e-12)
+    assert (net.forward(x, "mean") >= 0).all()
+    with pytest.raises(ValueError, match="one entry per synaptic layer"):
+        MLP(sizes, "gaussian", be, relu_after=(True, True))
+
+
 @pytest.mark.parametrize("ensemble", [None, 2], ids=["lone", "K2"])
 def test_bernoulli_objective_gradient_matches_finite_differences(ensemble):
     """§B1: dL/dm = (r/p) dL/dw, with an L2 cost on m."""

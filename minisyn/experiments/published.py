@@ -1,0 +1,160 @@
+"""The authors' published data behind paper A's Figs. 2 and 3, and minisyn's sweep beside it.
+
+The data (``minisyn/data/authors_fig2_fig3_*.csv``, described in
+``authors_fig2_fig3.md`` beside them) are the arrays the authors saved from
+their runs (JamesMalkin/EfficientBayes, ``data-fig2and3/``). Their c grid was
+not saved; two readings are compared (``GRIDS``): c = 10^(-3 + k/4), the
+grid of MODEL.md §A4, and c = 10^(-4 + k/4), the one under which the current
+data line up with the first upload, whose grid is known
+(docs/results/differences.md, finding 2 and A4).
+
+A sweep record is paired with the published point of the same noise setting,
+rho and c. Accuracies are compared as the authors saved them: from sampled
+weights (``acc_sampled``), in percent; sigma_bar over the weights only,
+biases excluded (A6).
+"""
+from __future__ import annotations
+
+import csv
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from minisyn.experiments.kit import rho_label
+from minisyn.output import pyplot, save_csv, save_figure, save_json
+
+__all__ = ["FILES", "GRIDS", "CHANCE_MARGIN", "load_published", "compare", "summarize", "plot_comparison",
+           "write_comparison"]
+
+#: the two versions of the data the repository held (see authors_fig2_fig3.md)
+FILES = {"head": "authors_fig2_fig3_head.csv", "first_upload": "authors_fig2_fig3_first_upload.csv"}
+#: the readings of the current data's unsaved c grid, as their CSV columns
+GRIDS = {"1e-4": "c_if_start_1e-4", "1e-3": "c_if_start_1e-3"}
+#: a point counts in the summary where both accuracies lie this many points above chance (10 %)
+CHANCE_MARGIN = 5.0
+
+
+def load_published(version="head"):
+    """The published points: a list of dicts (``rho``, ``noise``, ``k``, ``accuracy_pct``,
+    ``sigma_bar_weights``, ... and the c column(s)), numbers as floats."""
+    if version not in FILES:
+        raise ValueError(f"version must be one of {sorted(FILES)}, got {version!r}")
+    text = resources.files("minisyn").joinpath("data", FILES[version]).read_text()
+    rows = []
+    for row in csv.DictReader(text.splitlines()):
+        rows.append({k: (v if k in ("rho_label", "noise") else float(v)) for k, v in row.items()})
+    return rows
+
+
+def _c_column(version, grid):
+    if version == "first_upload":
+        return "c"
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
+    return GRIDS[grid]
+
+
+def compare(records, grid="1e-4", version="head"):
+    """Pair sweep records with the published points of the same (noise, rho, c).
+
+    Returns a list of dicts, one per pair, sorted by noise, rho and c:
+    ``ours_pct`` / ``theirs_pct`` (sampled test accuracy, %), ``delta_pct``
+    (ours - theirs), ``ours_sigma_bar`` (weights only where the record has it)
+    and ``theirs_sigma_bar``.
+    """
+    column = _c_column(version, grid)
+    published = {(r["noise"], round(r["rho"], 9), float(f"{r[column]:.6e}")): r for r in load_published(version)}
+    pairs = []
+    for rec in records:
+        theirs = published.get((rec["noise"], round(float(rec["rho"]), 9), float(f"{float(rec['c']):.6e}")))
+        if theirs is None:
+            continue
+        ours = 100.0 * float(rec["test_accuracy"]["sampled"])
+        pairs.append({"noise": rec["noise"], "rho": float(rec["rho"]), "c": float(rec["c"]), "k": int(theirs["k"]),
+                      "ours_pct": ours, "theirs_pct": theirs["accuracy_pct"],
+                      "delta_pct": ours - theirs["accuracy_pct"],
+                      "ours_sigma_bar": float(rec.get("sigma_bar_weights", rec["sigma_bar"])),
+                      "theirs_sigma_bar": theirs["sigma_bar_weights"]})
+    return sorted(pairs, key=lambda p: (p["noise"], p["rho"], p["c"]))
+
+
+def summarize(pairs, margin=CHANCE_MARGIN):
+    """Mean and largest |ours - theirs| (accuracy points) over the pairs where both lie more than
+    ``margin`` points above chance, overall and per (noise, rho); also the number of such pairs."""
+    def stats(rows):
+        d = np.array([abs(p["delta_pct"]) for p in rows
+                      if min(p["ours_pct"], p["theirs_pct"]) > 10.0 + margin], float)
+        return {"n": int(d.size), "mean_abs_delta": float(d.mean()) if d.size else None,
+                "max_abs_delta": float(d.max()) if d.size else None, "pairs": len(rows)}
+    groups = {}
+    for p in pairs:
+        groups.setdefault(f"{p['noise']} rho={p['rho']:g}", []).append(p)
+    return {"all": stats(pairs), **{name: stats(rows) for name, rows in groups.items()}}
+
+
+def write_comparison(records, out, log=print):
+    """Compare with the current data on both grid readings; write ``published_comparison.csv``,
+    ``published_comparison.json`` and the figure; return the summaries (``{}`` when no record
+    has a published counterpart)."""
+    out = Path(out)
+    result, rows = {}, []
+    for grid in GRIDS:
+        pairs = compare(records, grid)
+        if not pairs:
+            continue
+        result[grid] = summarize(pairs)
+        rows += [[grid, p["noise"], p["rho"], p["c"], p["k"], p["ours_pct"], p["theirs_pct"], p["delta_pct"],
+                  p["ours_sigma_bar"], p["theirs_sigma_bar"]] for p in pairs]
+        s = result[grid]["all"]
+        if s["n"]:
+            log(f"published Figs. 2/3 (c grid from {grid}): {s['n']} points above chance, |acc - theirs| "
+                f"mean {s['mean_abs_delta']:.2f}, largest {s['max_abs_delta']:.2f} points")
+    if not result:
+        return {}
+    save_csv(out / "published_comparison.csv",
+             ["grid", "noise", "rho", "c", "k", "ours_pct", "theirs_pct", "delta_pct", "ours_sigma_bar_weights",
+              "theirs_sigma_bar_weights"], rows)
+    save_json(out / "published_comparison.json", result)
+    plot_comparison(records, out)
+    return result
+
+
+def plot_comparison(records, out, grid="1e-4"):
+    """Accuracy and sigma_bar against c, one column per rho: minisyn's records (colour) over the
+    published points (black: heterogeneous, open: homogeneous) on the ``grid`` reading."""
+    plt = pyplot()
+    column = _c_column("head", grid)
+    published = load_published("head")
+    rhos = sorted({float(r["rho"]) for r in records})
+    fig, axes = plt.subplots(2, len(rhos), figsize=(3.3 * len(rhos) + 0.4, 5.4), squeeze=False,
+                             constrained_layout=True)
+    colours = {"heterogeneous": "tab:green", "homogeneous": "tab:orange"}
+    for j, rho in enumerate(rhos):
+        for noise, colour in colours.items():
+            theirs = sorted((r for r in published if r["noise"] == noise and abs(r["rho"] - rho) < 1e-9),
+                            key=lambda r: r[column])
+            ours = sorted((r for r in records if r["noise"] == noise and abs(float(r["rho"]) - rho) < 1e-9),
+                          key=lambda r: float(r["c"]))
+            face = "k" if noise == "heterogeneous" else "none"
+            for i, (mine, their) in enumerate(((lambda r: 100 * r["test_accuracy"]["sampled"], "accuracy_pct"),
+                                               (lambda r: r.get("sigma_bar_weights", r["sigma_bar"]),
+                                                "sigma_bar_weights"))):
+                ax = axes[i, j]
+                if theirs:
+                    ax.plot([r[column] for r in theirs], [r[their] for r in theirs], "s", ms=3.5,
+                            mec="k", mfc=face, label=f"published, {noise}")
+                if ours:
+                    ax.plot([float(r["c"]) for r in ours], [mine(r) for r in ours], "o-", ms=3, color=colour,
+                            label=f"minisyn, {noise}")
+                ax.set_xscale("log")
+                if i == 1:
+                    ax.set_yscale("log")
+                    ax.set_xlabel("cost weight c")
+        axes[0, j].set_title(rf"$\rho$ = {rho_label(rho)}")
+        axes[0, j].set_ylim(0, 100)
+    axes[0, 0].set_ylabel("test accuracy, sampled (%)")
+    axes[1, 0].set_ylabel(r"$\bar\sigma$ (weights)")
+    axes[0, 0].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"minisyn against the published Fig. 2/3 data (c grid read as starting at {grid})", fontsize=9)
+    return save_figure(fig, out, "published_comparison", dpi=110)

@@ -1,0 +1,84 @@
+"""The authors' published Fig. 2/3 data and the pairing of sweep records with it
+(minisyn.experiments.published; docs/results/differences.md, A4 and A6)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from minisyn.experiments import published
+
+
+def record_from(row, c, shift=0.0):
+    """A sweep record that reproduces a published point (accuracy shifted by ``shift`` points)."""
+    return {"noise": row["noise"], "rho": row["rho"], "c": c,
+            "test_accuracy": {"sampled": (row["accuracy_pct"] + shift) / 100, "mean": 0.0, "predictive": 0.0},
+            "sigma_bar": 1.0, "sigma_bar_weights": row["sigma_bar_weights"]}
+
+
+def test_both_versions_hold_every_rho_and_noise_setting_on_their_grids():
+    head, first = published.load_published("head"), published.load_published("first_upload")
+    assert len(head) == 4 * 2 * 30 and len(first) == 4 * 2 * 29
+    for rows, n in ((head, 30), (first, 29)):
+        assert {(r["rho_label"], r["noise"]) for r in rows} == {
+            (rho, noise) for rho in ("1/2", "2/3", "4/3", "2") for noise in ("heterogeneous", "homogeneous")}
+        assert sorted({int(r["k"]) for r in rows}) == list(range(n))
+    for r in head:
+        np.testing.assert_allclose(r["c_if_start_1e-4"], 10.0 ** (-4 + r["k"] / 4), rtol=1e-8)
+        np.testing.assert_allclose(r["c_if_start_1e-3"], 10.0 * r["c_if_start_1e-4"], rtol=1e-8)
+    for r in first:
+        np.testing.assert_allclose(r["c"], 10.0 ** (-3 + r["k"] / 4), rtol=1e-8)
+    assert all(0 < r["accuracy_pct"] <= 100 and r["sigma_bar_weights"] > 0 for r in head + first)
+
+
+def test_records_pair_with_the_points_of_their_own_c_on_the_chosen_grid():
+    head = published.load_published("head")
+    records = [record_from(r, 10.0 ** (-4 + r["k"] / 4)) for r in head]       # the 1e-4 reading
+    pairs = published.compare(records, grid="1e-4")
+    assert len(pairs) == len(head)
+    assert max(abs(p["delta_pct"]) for p in pairs) < 1e-9
+    assert all(p["ours_sigma_bar"] == p["theirs_sigma_bar"] for p in pairs)
+    # the same runs read on MODEL.md's grid meet the points one decade (4 steps) further on
+    shifted = published.compare(records, grid="1e-3")
+    assert len(shifted) == 4 * 2 * 26
+    assert all(p["k"] >= 0 for p in shifted)
+    assert np.mean([abs(p["delta_pct"]) for p in shifted]) > 3.0
+
+
+def test_the_summary_leaves_out_points_at_chance_and_reports_mean_and_largest_gap():
+    head = published.load_published("head")
+    records = [record_from(r, r["c_if_start_1e-4"], shift=(2.0 if r["k"] % 2 else -4.0)) for r in head]
+    s = published.summarize(published.compare(records, grid="1e-4"))
+    above = [r for r in head if min(r["accuracy_pct"], r["accuracy_pct"] + (2.0 if r["k"] % 2 else -4.0))
+             > 10 + published.CHANCE_MARGIN]
+    assert s["all"]["n"] == len(above) < len(head)          # some published points sit at chance
+    assert s["all"]["max_abs_delta"] == pytest.approx(4.0)
+    expected = np.mean([2.0 if r["k"] % 2 else 4.0 for r in above])
+    assert s["all"]["mean_abs_delta"] == pytest.approx(expected)
+    assert set(s) == {"all"} | {f"{n} rho={rho:g}" for n in ("heterogeneous", "homogeneous")
+                                for rho in (0.5, 2 / 3, 4 / 3, 2.0)}
+
+
+def test_write_comparison_saves_the_table_the_summary_and_the_figure(tmp_path):
+    head = [r for r in published.load_published("head") if r["rho"] in (0.5, 2.0)]
+    records = [record_from(r, r["c_if_start_1e-4"], shift=1.0) for r in head]
+    lines = []
+    result = published.write_comparison(records, tmp_path, log=lines.append)
+    assert set(result) == {"1e-4", "1e-3"}
+    assert result["1e-4"]["all"]["mean_abs_delta"] == pytest.approx(1.0)
+    assert json.loads((tmp_path / "published_comparison.json").read_text()) == result
+    rows = (tmp_path / "published_comparison.csv").read_text().splitlines()
+    assert rows[0].startswith("grid,noise,rho,c,k,ours_pct,theirs_pct,delta_pct")
+    assert len(rows) == 1 + len(head) + 2 * 2 * 26
+    assert (tmp_path / "published_comparison.png").stat().st_size > 0
+    assert any("mean 1.00, largest 1.00 points" in line for line in lines)
+
+
+def test_runs_with_no_published_counterpart_write_nothing(tmp_path):
+    records = [{"noise": "heterogeneous", "rho": 0.5, "c": 0.123, "sigma_bar": 0.1,
+                "test_accuracy": {"sampled": 0.9}}]
+    assert published.write_comparison(records, tmp_path) == {}
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="grid"):
+        published.compare(records, grid="1e-2")

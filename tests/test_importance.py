@@ -85,3 +85,59 @@ def test_presets_fill_only_the_options_left_unset():
     args = parser.parse_args(["importance", "--paper", "--epochs", "0"])
     kit.apply_preset(args, importance.QUICK, importance.PAPER, use_paper=args.paper)
     assert (args.epochs, args.extra_epochs, args.lr, args.sigma_init) == (0, 10, 5e-4, 1e-4)
+
+
+def test_frozen_accumulation_changes_nothing_and_records_the_whole_objectives_gradient():
+    """The authors' Fig. 5 code: no step during accumulation; g = d(CE + costs / N)/d mu (A12)."""
+    from minisyn.costs import L1Cost, PowerLawCost
+    from minisyn.losses import one_hot
+    from minisyn.network import MLP
+    from minisyn.optim import Adam
+
+    be = Backend("numpy", "float64")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 6)), rng.integers(0, 3, 40)
+    net = MLP((6, 5, 5, 3), "gaussian", be, seed=1, sigma_init=0.05, relu_after=(False, True, True))
+    opt = Adam(net.params(), 1e-2, be)
+    costs = [PowerLawCost(1e-2, 0.5), L1Cost(0.5)]
+    before = [p.value.copy() for p in net.params()]
+    stats = importance.accumulate_importance(net, opt, x, y, epochs=1, batch_size=40, costs=costs, frozen=True)
+    assert all((p.value == b).all() for p, b in zip(net.params(), before))
+    # one batch of all 40 examples: the Fisher is g^2 of one whole-objective gradient, drawn with the
+    # noise the next draw of a fresh generator with the same seed gives
+    twin = MLP((6, 5, 5, 3), "gaussian", be, seed=1, sigma_init=0.05, relu_after=(False, True, True))
+    twin.zero_grad()
+    twin.objective(x, one_hot(y, 3, np, be.dtype), 40, costs)
+    for layer, got in zip(twin.synaptic, stats):
+        g = layer.mu.grad[..., :layer.n_in]
+        np.testing.assert_allclose(got["fisher"], g * g, rtol=1e-12, atol=1e-300)
+    ce_only = MLP((6, 5, 5, 3), "gaussian", be, seed=1, sigma_init=0.05, relu_after=(False, True, True))
+    ce_only.zero_grad()
+    ce_only.objective(x, one_hot(y, 3, np, be.dtype), 40)
+    g_ce = ce_only.synaptic[0].mu.grad[..., :6]
+    assert np.abs(stats[0]["fisher"] - g_ce * g_ce).max() > 1e-6        # the L1 cost's gradient is in it
+
+
+def test_the_authors_preset_sets_what_their_fig5_code_does(monkeypatch, tmp_path):
+    parser = argparse.ArgumentParser()
+    importance.register(parser.add_subparsers(dest="command"))
+    seen = {}
+
+    def fake(out, **kw):
+        seen.update(kw)
+        return {"correlations": [], "slopes": []}
+
+    monkeypatch.setattr(importance, "run_importance", fake)
+    monkeypatch.setattr(importance, "print_slopes", lambda slopes: None)
+    args = parser.parse_args(["importance", "--authors", "--epochs", "3", "--out", str(tmp_path / "a")])
+    assert args.func(args) == 0
+    assert (seen["epochs"], seen["extra_epochs"], seen["lr"], seen["sigma_init"], seen["lam"]) == \
+        (3, 10, 1e-4, 1e-4, 0.01)
+    assert seen["inputs"] == "standardized" and seen["frozen"] is True
+    assert seen["relu_after"] == (False, True, True) and seen["backend"].dtype == np.float64
+    args = parser.parse_args(["importance", "--out", str(tmp_path / "q")])
+    assert args.func(args) == 0
+    assert (seen["lam"], seen["inputs"], seen["frozen"], seen["relu_after"]) == (1e-4, "unit", False, None)
+    args = parser.parse_args(["importance", "--authors", "--paper", "--out", str(tmp_path / "b")])
+    with pytest.raises(kit.CLIError, match="two presets"):
+        args.func(args)

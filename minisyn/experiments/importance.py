@@ -18,7 +18,11 @@ these are averaged over the minibatches:
 
 The extra epochs run the one training loop, :func:`minisyn.train.train`, with
 two hooks: ``on_gradient`` (the cross-entropy gradient, before the costs are
-added) and ``on_step`` (after the optimiser's step).
+added) and ``on_step`` (after the optimiser's step). ``frozen=True`` is the
+authors' code instead (``--authors``; EfficientBayes ``sims-fig5.py``@884c073,
+lines 139-162): the network does not change during the extra epochs, ``g`` is
+the gradient of the whole objective (cross-entropy and costs), and Adam's
+learning rate is that of its last training step.
 
 Then ``sigma_i`` is plotted against each quantity on log-log axes, one row per
 quantity and one column per layer, with Spearman rank correlations. Bias
@@ -52,18 +56,27 @@ from minisyn.network import MLP
 from minisyn.optim import Adam
 from minisyn.output import no_minor_labels, pyplot, save_figure, save_json, save_npz
 from minisyn.theory import predicted_slopes
-from minisyn.train import evaluate, train
+from minisyn.train import evaluate, fit, minibatches, train
 
-__all__ = ["QUANTITIES", "QUICK", "PAPER", "accumulate_importance", "spearman_table", "loglog_slopes",
+__all__ = ["QUANTITIES", "QUICK", "PAPER", "AUTHORS", "accumulate_importance", "spearman_table", "loglog_slopes",
            "plot_importance", "run_importance", "print_correlations", "print_slopes", "register"]
 
 #: The default (quick) preset: 10 + 2 epochs from sigma = 1e-2 at Adam lr 1e-3, so that sigma
 #: spreads by importance within a minute on the embedded digits (Adam moves phi ~ log sigma by
 #: at most about lr per step; from the paper's 1e-4 at 5e-4, a short run moves every sigma alike).
-QUICK = dict(epochs=10, extra_epochs=2, lr=1e-3, sigma_init=1e-2)
+QUICK = dict(epochs=10, extra_epochs=2, lr=1e-3, sigma_init=1e-2, lam=1e-4, inputs="unit")
 #: ``--paper``: the paper's Fig. 5 (Methods): 50 epochs of training, 10 of accumulation,
 #: lr 5e-4, sigma_init 1e-4 (use with --dataset mnist).
-PAPER = dict(epochs=50, extra_epochs=10, lr=5e-4, sigma_init=1e-4)
+PAPER = dict(epochs=50, extra_epochs=10, lr=5e-4, sigma_init=1e-4, lam=1e-4, inputs="unit")
+#: ``--authors``: the authors' Fig. 5 code, EfficientBayes sims-fig5.py@884c073 (the HEAD
+#: version; the data were made with an earlier one, figure5.py@9f8e7a1, with s = 0.01 and
+#: 1000 + 100 epochs: docs/results/differences.md, A12). Lines: 125 `range(60)` with 50-59
+#: accumulating (50 + 10 epochs); 177 `lr=0.0001`; 175 `s = 0.001` (the default --s here too);
+#: 89 lambda `0.01`; 18 standardised pixels; 45-50 sigma from 1e-4, float64; 96-109 the ReLUs
+#: after layers 2 and 3 only (as in the sweep, A1); 139-162 the whole loss's gradient at sampled
+#: weights, the optimiser not stepping during accumulation (frozen).
+AUTHORS = dict(PAPER, lr=1e-4, lam=0.01, inputs="standardized", dtype="float64", relu_after=(False, True, True),
+               frozen=True)
 
 QUANTITIES = {
     "fisher": r"Fisher $\overline{g^2}$ (Hessian diag.)",
@@ -73,7 +86,8 @@ QUANTITIES = {
 }
 
 
-def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=1, progress=False):
+def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(), seed=1, progress=False,
+                          frozen=False):
     """Continue training ``net`` and accumulate the §A6 quantities per synapse.
 
     Training continues with :func:`minisyn.train.train` (same objective,
@@ -82,6 +96,11 @@ def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(),
     ``g^2``) and the input rates of each synaptic layer (``layer.last_input``,
     bias column dropped), before the costs' gradients are added; ``on_step``
     reads Adam's effective learning rate of every ``mu`` after the step.
+
+    With ``frozen`` (the authors' code) nothing is trained: each minibatch's
+    ``g`` is the gradient of the whole objective, costs included, and the
+    optimiser takes no step (its learning rate stays that of the last
+    training step).
 
     Returns a list (one dict per synaptic layer) of host arrays, each of the
     weight shape without the bias column: ``sigma``, ``mu``, ``fisher``,
@@ -107,8 +126,14 @@ def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(),
             a["lr"] += optimizer.effective_lr(layer.mu)
         steps.append(step)
 
-    train(net, optimizer, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed, progress=progress,
-          on_gradient=on_gradient, on_step=on_step)
+    if frozen:
+        order_rng = np.random.default_rng(seed)
+        fit(net, _gradient_only(net, x.shape[0], costs, on_gradient),
+            lambda epoch: minibatches(x, y, int(batch_size), order_rng, be),
+            epochs=epochs, steps_per_epoch=x.shape[0] // int(batch_size), progress=progress, on_step=on_step)
+    else:
+        train(net, optimizer, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed,
+              progress=progress, on_gradient=on_gradient, on_step=on_step)
     total = len(steps)
     eta = np.asarray(optimizer.lr, dtype=float)
     out = []
@@ -127,6 +152,18 @@ def accumulate_importance(net, optimizer, x, y, *, epochs, batch_size, costs=(),
             "input_rate": np.broadcast_to(rate[..., None, :], sigma.shape).copy(),
         })
     return out
+
+
+def _gradient_only(net, n_train, costs, on_gradient):
+    """A step of :func:`minisyn.train.fit` that computes the whole objective's gradient and
+    hands it to ``on_gradient``, without changing the network."""
+    def update(xb, targets):
+        net.zero_grad()
+        out = net.objective(xb, targets, n_train, costs)
+        on_gradient(out)
+        return out
+
+    return update
 
 
 def _kept(layer, q):
@@ -265,7 +302,7 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
                    epochs=QUICK["epochs"], extra_epochs=QUICK["extra_epochs"], batch_size=20, lr=QUICK["lr"],
                    sigma_init=QUICK["sigma_init"], scheme="weights",
                    seed=0, dataset="embedded", data_dir=None, download=True, train_limit=None, backend=None,
-                   progress=True, plot=True, log=print, inputs="unit"):
+                   progress=True, plot=True, log=print, inputs="unit", relu_after=None, frozen=False):
     """Train a heterogeneous-noise network (or take ``net`` and its Adam ``optimizer``),
     continue for ``extra_epochs`` while accumulating the §A6 quantities, and save
     ``importance.json`` (Spearman correlations, log-log slopes against the Fisher
@@ -277,7 +314,9 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
     The data come from :func:`minisyn.experiments.kit.prepare_data`; ``inputs``
     is ``'unit'`` (pixels in [0, 1]) or ``'standardized'`` (see there); the
     input rate is ``mean |x|`` of whichever inputs the network sees.
-    The defaults are the quick preset (:data:`QUICK`); :data:`PAPER` holds the paper's.
+    The defaults are the quick preset (:data:`QUICK`); :data:`PAPER` holds the paper's,
+    :data:`AUTHORS` the authors' code's (``relu_after`` places the ReLUs,
+    :class:`~minisyn.network.MLP`; ``frozen``: see :func:`accumulate_importance`).
     Returns a dict with ``'correlations'`` and ``'slopes'`` (one dict per layer), ``'stats'``,
     ``'results'`` and ``'paths'``.
     """
@@ -291,7 +330,8 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
     costs = [PowerLawCost(c, rho), L1Cost(lam)]
     t0 = time.perf_counter()
     if net is None:
-        net = MLP(sizes, "gaussian", be, seed=seed, scheme=scheme, noise="heterogeneous", sigma_init=sigma_init)
+        net = MLP(sizes, "gaussian", be, seed=seed, scheme=scheme, noise="heterogeneous", sigma_init=sigma_init,
+                  relu_after=relu_after)
         optimizer = Adam(net.params(), lr, be)
         log(f"importance: training {'-'.join(map(str, sizes))} for {epochs} epochs (rho={rho:g}, c={c:.4g})")
         train(net, optimizer, x, y, epochs=epochs, batch_size=batch_size, costs=costs, seed=seed, progress=progress)
@@ -301,7 +341,7 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
         raise ValueError("the importance analysis needs Gaussian synapses with heterogeneous noise")
     log(f"importance: {extra_epochs} more epochs, accumulating Fisher, learning rates and input rates")
     stats = accumulate_importance(net, optimizer, x, y, epochs=extra_epochs, batch_size=batch_size, costs=costs,
-                                  seed=seed + 1, progress=progress)
+                                  seed=seed + 1, progress=progress, frozen=frozen)
     seconds = time.perf_counter() - t0
     table = spearman_table(stats)
     slopes = loglog_slopes(stats, rho)
@@ -310,8 +350,11 @@ def run_importance(out, *, net=None, optimizer=None, rho=0.5, c=None, s=1e-3, la
         "settings": {"sizes": net.sizes, "rho": rho, "c": c, "lambda": lam, "epochs": epochs,
                      "extra_epochs": extra_epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
                      "dataset": dataset, "train_limit": train_limit, "scheme": net.scheme,
-                     "backend": be.name, "dtype": be.dtype.name, "inputs": inputs},
-        "fisher_of": "gradient of the minibatch cross-entropy w.r.t. mu (no costs), sampled weights",
+                     "backend": be.name, "dtype": be.dtype.name, "inputs": inputs,
+                     "relu_after": list(net.relu_after), "frozen": bool(frozen)},
+        "fisher_of": ("gradient of the whole minibatch objective (costs included) w.r.t. mu, sampled weights, "
+                      "network frozen" if frozen else
+                      "gradient of the minibatch cross-entropy w.r.t. mu (no costs), sampled weights"),
         "test_accuracy": evaluate(net, xt, yt),
         "sigma_bar": be.to_numpy(sigma_bar(net.sigmas(), be)).tolist(),
         "spearman": {f"layer{j + 1}": row for j, row in enumerate(table)},
@@ -372,10 +415,17 @@ def register(sub):
     g.add_argument("--rho", type=kit.fraction, default=0.5, help="reliability cost exponent (fractions allowed: 2/3)")
     g.add_argument("--c", type=float, default=None, help="reliability cost weight (default: from --s)")
     g.add_argument("--s", type=float, default=1e-3, help="s-form scale, c = s^rho/rho (paper's Fig. 5: 1e-3)")
-    g.add_argument("--lambda", dest="lam", type=float, default=1e-4, help="L1 magnitude cost weight")
+    g.add_argument("--lambda", dest="lam", type=float, default=None,
+                   help="L1 magnitude cost weight (default: 1e-4; --authors: 0.01)")
     g.add_argument("--paper", action="store_true",
                    help=f"the paper's settings where not given: {PAPER['epochs']} + {PAPER['extra_epochs']} "
                         f"epochs, lr {PAPER['lr']:g}, sigma_init {PAPER['sigma_init']:g}")
+    g.add_argument("--authors", action="store_true",
+                   help="the settings of the authors' Fig. 5 code (EfficientBayes sims-fig5.py@884c073): "
+                        "--paper's, with lr 1e-4 (line 177), --lambda 0.01 (89), standardised pixels (18), "
+                        "float64 (45-50), the ReLUs after layers 2 and 3 only (96-109), and the importance "
+                        "accumulated from the whole objective's gradient with the network frozen (139-162); "
+                        "docs/results/differences.md, A12")
     g.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default: {QUICK['epochs']}; paper: {PAPER['epochs']})")
     g.add_argument("--extra-epochs", type=int, default=None,
@@ -388,13 +438,17 @@ def register(sub):
                    help=f"initial sigma (default: {QUICK['sigma_init']:g}; paper: {PAPER['sigma_init']:g})")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
     kit.add_inputs_option(g)
+    p.set_defaults(inputs=None)            # from the preset
     kit.add_data_options(p)
     kit.add_run_options(p, default_out="runs/importance-{stamp}")
     p.set_defaults(func=run_cli)
 
 
 def run_cli(args):
-    preset = kit.apply_preset(args, QUICK, PAPER, use_paper=args.paper)
+    if args.paper and args.authors:
+        raise kit.CLIError("--paper and --authors are two presets: give one")
+    preset = kit.apply_preset(args, QUICK, AUTHORS if args.authors else PAPER, use_paper=args.paper or args.authors)
+    preset = "authors" if args.authors else preset
     if not args.rho > 0:
         raise kit.CLIError(f"--rho must be > 0, got {args.rho}")
     kit.at_least("--epochs", args.epochs, 0)
@@ -411,7 +465,8 @@ def run_cli(args):
                          lr=args.lr, sigma_init=args.sigma_init, scheme=args.scheme, seed=args.seed,
                          dataset=args.dataset, data_dir=args.data_dir, download=not args.no_download,
                          train_limit=args.train_limit, backend=backend, progress=not args.no_progress,
-                         log=lambda m: print(m, file=sys.stderr), inputs=args.inputs)
+                         log=lambda m: print(m, file=sys.stderr), inputs=args.inputs,
+                         relu_after=getattr(args, "relu_after", None), frozen=getattr(args, "frozen", False))
     print("Spearman rank correlation of sigma with each quantity (MODEL.md §A6 predicts fisher < 0, "
           "adam_lr > 0, proxy_lr > 0, input_rate < 0):")
     print_correlations(res["correlations"])

@@ -57,6 +57,44 @@ def test_fixed_release_records_use_the_plastic_mean_p(sweep):
         assert rec[("deterministic", l2)]["mean_p"] == 1.0
 
 
+def test_the_authors_settings_fix_p_at_one_value_and_train_the_deterministic_biases(tmp_path):
+    res = run_energy_info(tmp_path, l2s=[0.0, 1e-1], models=("fixed", "deterministic"), fixed_release=0.4,
+                          deterministic_lr=0.08, deterministic_bias=True, log=lambda m: None, plot=False, **TINY)
+    rec = {(r["model"], r["l2"]): r for r in res["records"]}
+    assert all(rec[("fixed", l2)]["fixed_p"] == 0.4 for l2 in (0.0, 1e-1))
+    assert all(rec[("fixed", l2)]["mean_p"] == pytest.approx(0.4) for l2 in (0.0, 1e-1))
+    saved = json.loads((tmp_path / "energy_info.json").read_text())["settings"]
+    assert (saved["fixed_release"], saved["deterministic_lr"], saved["deterministic_bias"]) == (0.4, 0.08, True)
+    be = Backend("numpy", "float32")
+    x = be.floats(np.random.default_rng(0).normal(size=(200, 784)))
+    y = be.asarray(np.random.default_rng(1).integers(0, 10, 200))
+    _, with_bias = train_models("deterministic", be, x, y, x, y, l2s=[0.0], sizes=(784, 8, 10), epochs=1,
+                                batch_size=100, bias=True)
+    assert all(layer.bias for layer in with_bias.synaptic)
+    with pytest.raises(ValueError, match="fixed_release"):
+        run_energy_info(tmp_path / "bad", l2s=[0.0], fixed_release=1.5, log=lambda m: None, **TINY)
+
+
+def test_the_authors_preset_sets_what_their_energy_code_does(tmp_path, monkeypatch):
+    parser = argparse.ArgumentParser()
+    energy_info.register(parser.add_subparsers(dest="command"))
+    seen = {}
+    monkeypatch.setattr(energy_info, "run_energy_info", lambda out, **kw: seen.update(kw) or {"records": [],
+                                                                                              "trained": 0,
+                                                                                              "skipped": 0})
+    monkeypatch.setattr(energy_info, "print_table", lambda *a, **k: None)
+    args = parser.parse_args(["energy-info", "--authors", "--out", str(tmp_path / "a")])
+    assert args.func(args) == 0
+    assert seen["l2s"] == (0.0, 0.001, 0.005, 0.01, 0.05, 0.1) and seen["fixed_release"] == 0.4
+    assert seen["deterministic_lr"] == 0.08 and seen["deterministic_bias"] is True and seen["lr"] == 0.05
+    args = parser.parse_args(["energy-info", "--out", str(tmp_path / "q")])
+    assert args.func(args) == 0
+    assert (seen["fixed_release"], seen["deterministic_lr"], seen["deterministic_bias"]) == (None, None, False)
+    args = parser.parse_args(["energy-info", "--authors", "--paper", "--out", str(tmp_path / "b")])
+    with pytest.raises(kit.CLIError, match="two presets"):
+        args.func(args)
+
+
 def test_rerun_resumes_without_training_and_missing_runs_are_retrained(sweep):
     out, first = sweep
     again = run_energy_info(out, l2s=[1e-3, 1e-1], log=lambda m: None, plot=False, **TINY)

@@ -61,7 +61,7 @@ from minisyn.resources import fit_ensemble_size, member_bytes
 from minisyn.rules import PresynapticRule
 from minisyn.train import TrainingDiverged, accuracy, train
 
-__all__ = ["MODELS", "ENERGY_RULE", "QUICK_SETTINGS", "PAPER_SETTINGS", "l2_grid", "run_key",
+__all__ = ["MODELS", "ENERGY_RULE", "QUICK_SETTINGS", "PAPER_SETTINGS", "AUTHORS_SETTINGS", "l2_grid", "run_key",
            "train_models", "test_probabilities", "energy_at_information", "comparison_level",
            "comparison_lines", "run_energy_info", "write_csv", "plot_energy_info", "print_table", "register",
            "run_cli"]
@@ -82,6 +82,23 @@ QUICK_SETTINGS = dict(dataset="embedded", sizes=(784, 64, 64, 10), l2_min=1e-3, 
 # the paper's setting: full MNIST, 50 epochs (the L2 grid is ours: the paper does not list it)
 PAPER_SETTINGS = dict(dataset="mnist", sizes=(784, 200, 200, 10), l2_min=1e-5, l2_max=1e-1, n_l2=9,
                       epochs=50, batch_size=100, lr=0.05, inputs="standardized", target_bits=3.0)
+# ``--authors``: what the authors' code for Fig. 1 (smonsays/presynaptic-stochasticity@ba8e41c,
+# exp_energy.sh and etc/*_mnist_energy.json; docs/results/differences.md, B6-B8) changes from
+# PAPER_SETTINGS, and nothing fitted to a curve:
+# - l2s (B8): exp_energy.sh line 9 `weightdecays=( 0.0 0.001 0.005 0.01 0.05 0.1)`;
+# - fixed_release 0.4 (B6): exp_energy.sh line 18 `--prob_release 0.4 --learning_rate 0.05`, one p for
+#   every L2 (the paper's text: the plastic model's mean p);
+# - deterministic_lr 0.08 and deterministic_bias (B7, B2): etc/mlp_mnist_energy.json lines 11-14
+#   `"fixed_bias": true, "learning_rate": 0.08`: torch's nn.Linear with biases, all trained by SGD
+#   (with the weight decay on them too).
+# Agrees already: 784-200-200-10, 50 epochs, batch 100, plastic lr 0.05, the rule's values
+# (etc/dyn_mnist_energy.json), standardised pixels (lib/data.py lines 610-613). Not replicated:
+# the DDC networks' fixed random biases and the fixed control's trainable biases (B2: small, no
+# bias synapses in minisyn's Bernoulli networks), the seeds 2019-2021 (line 8: pass --seed),
+# test outputs from one release sample per 100 examples rather than per 1,000 (B13), and the
+# activity as a sum over hidden units rather than a mean (B14: a scale).
+AUTHORS_SETTINGS = dict(PAPER_SETTINGS, l2=(0.0, 0.001, 0.005, 0.01, 0.05, 0.1), fixed_release=0.4,
+                        deterministic_lr=0.08, deterministic_bias=True)
 DEFAULT_TARGET_BITS = QUICK_SETTINGS["target_bits"]
 # further information levels tabulated next to the target
 LEVELS_BITS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
@@ -121,7 +138,7 @@ def _mean_p(net):
 
 def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 200, 10), epochs=50,
                  batch_size=100, lr=0.05, seed=0,
-                 fixed_p=None, eval_mode="sample", progress=False):
+                 fixed_p=None, eval_mode="sample", progress=False, bias=False):
     """Train one ensemble of ``len(l2s)`` networks of ``model``.
 
     Returns ``(records, net)``: one result dict per network, and the trained
@@ -141,6 +158,9 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
     eval_mode : {'sample', 'mean'}
         Test outputs with sampled release (one sample per batch of 1,000) or
         with the mean weights ``w = m``.
+    bias : bool
+        For ``'deterministic'``: trained biases (the authors' code; the paper's
+        text has none).
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -149,7 +169,7 @@ def train_models(model, backend, x, y, x_test, y_test, *, l2s, sizes=(784, 200, 
     n = x.shape[0]
     decay = [float(v) for v in l2s]
     if model == "deterministic":
-        net = MLP(sizes, "deterministic", be, seed=[seed] * K, ensemble=K, bias=False)
+        net = MLP(sizes, "deterministic", be, seed=[seed] * K, ensemble=K, bias=bool(bias))
         opt = SGD(net.params(), lr, be, weight_decay=decay)
     else:
         net = MLP(sizes, "bernoulli", be, seed=[seed] * K, ensemble=K, p_init=ENERGY_RULE["p_min"])
@@ -296,10 +316,14 @@ def run_energy_info(out, *, l2s=None, l2_min=_Q["l2_min"], l2_max=_Q["l2_max"], 
                     epochs=_Q["epochs"], batch_size=_Q["batch_size"], lr=_Q["lr"], ensemble_size=8, seed=0,
                     eval_mode="sample", target_bits=_Q["target_bits"], dataset=_Q["dataset"], data_dir=None,
                     download=True, train_limit=None, backend=None, force=False, progress=True, plot=True,
-                    models=MODELS, log=print, inputs=_Q["inputs"]):
+                    models=MODELS, log=print, inputs=_Q["inputs"], fixed_release=None, deterministic_lr=None,
+                    deterministic_bias=False):
     """Train (or resume) the sweep into ``out``; write the tables and the figure.
 
-    The defaults are :data:`QUICK_SETTINGS`; :data:`PAPER_SETTINGS` holds the paper's.
+    The defaults are :data:`QUICK_SETTINGS`; :data:`PAPER_SETTINGS` holds the paper's,
+    :data:`AUTHORS_SETTINGS` the authors' code's: ``fixed_release`` (one p for the
+    fixed model at every L2; ``None``: the plastic model's mean p at the same L2),
+    ``deterministic_lr`` (``None``: ``lr``) and ``deterministic_bias``.
 
     Returns a dict with ``'records'``, ``'trained'`` (networks trained by this
     call), ``'skipped'``, ``'energy_at_target'`` (per model), ``'comparison'``
@@ -316,19 +340,25 @@ def run_energy_info(out, *, l2s=None, l2_min=_Q["l2_min"], l2_max=_Q["l2_max"], 
     for m in models:
         if m not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {m!r}")
-    if "fixed" in models and "plastic" not in models:
+    if "fixed" in models and "plastic" not in models and fixed_release is None:
         raise ValueError("the fixed-release model takes its p from the plastic model: include 'plastic'")
     if int(ensemble_size) < 1 or int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError("ensemble_size, epochs and batch_size must be >= 1")
     if eval_mode not in ("sample", "mean"):
         raise ValueError(f"eval_mode must be 'sample' or 'mean', got {eval_mode!r}")
+    if fixed_release is not None and not 0 < float(fixed_release) <= 1:
+        raise ValueError(f"fixed_release must lie in (0, 1], got {fixed_release}")
+    det_lr = float(lr if deterministic_lr is None else deterministic_lr)
     out = Path(out)
     settings = {"sizes": [int(s) for s in sizes], "epochs": int(epochs), "batch_size": int(batch_size),
                 "lr": float(lr), "dataset": dataset, "train_limit": train_limit, "dtype": be.dtype.name,
-                "eval_mode": eval_mode, "rule": ENERGY_RULE, "inputs": inputs, "l2_mode": L2_MODE}
+                "eval_mode": eval_mode, "rule": ENERGY_RULE, "inputs": inputs, "l2_mode": L2_MODE,
+                "fixed_release": None if fixed_release is None else float(fixed_release),
+                "deterministic_lr": det_lr, "deterministic_bias": bool(deterministic_bias)}
     # runs saved before a setting existed: [0, 1] pixels, the L2 gradient in the rule's g
     # (so those are refused: today's runs put it in the weight decay)
-    store = kit.RunStore(out, force, defaults={"inputs": "unit", "l2_mode": "cost"})
+    store = kit.RunStore(out, force, defaults={"inputs": "unit", "l2_mode": "cost", "fixed_release": None,
+                                               "deterministic_lr": float(lr), "deterministic_bias": False})
     plan = [(model, l2) for model in models for l2 in l2s]
     saved = {t: store.load(run_key(*t, seed), settings) for t in plan}
     done = {rec["key"]: rec for rec in saved.values() if rec is not None}
@@ -351,10 +381,12 @@ def run_energy_info(out, *, l2s=None, l2_min=_Q["l2_min"], l2_max=_Q["l2_max"], 
             chunk = todo[start:start + int(ensemble_size)]
             fixed_p = None
             if model == "fixed":
-                fixed_p = [done[run_key("plastic", l2, seed)]["mean_p"] for l2 in chunk]
+                fixed_p = [done[run_key("plastic", l2, seed)]["mean_p"] if fixed_release is None
+                           else float(fixed_release) for l2 in chunk]
             records, _ = train_models(model, be, *data.arrays(), l2s=chunk, sizes=sizes, epochs=epochs,
-                                      batch_size=batch_size, lr=lr, seed=seed, fixed_p=fixed_p,
-                                      eval_mode=eval_mode, progress=progress)
+                                      batch_size=batch_size, lr=det_lr if model == "deterministic" else lr,
+                                      seed=seed, fixed_p=fixed_p, eval_mode=eval_mode, progress=progress,
+                                      bias=deterministic_bias)
             for rec in records:
                 done[rec["key"]] = store.save(rec["key"], rec, settings)
             trained += len(records)
@@ -523,9 +555,16 @@ def register(sub):
         epilog="examples:\n"
                "  minisyn energy-info                                  # quick preset (embedded digits)\n"
                "  minisyn energy-info --dataset mnist --data-dir DIR   # quick preset on MNIST: clearer, ~15x longer\n"
-               "  minisyn energy-info --paper --dataset mnist --data-dir DIR   # the paper's setting (hours)\n")
+               "  minisyn energy-info --paper --dataset mnist --data-dir DIR   # the paper's setting (hours)\n"
+               "  minisyn energy-info --authors --dataset mnist --data-dir DIR --seed 2019   # the authors' code\n")
     g = p.add_argument_group("sweep")
     g.add_argument("--paper", action="store_true", help="start from the paper's settings instead of the quick preset")
+    g.add_argument("--authors", action="store_true",
+                   help="start from the settings of the authors' code for Fig. 1 (presynaptic-stochasticity@ba8e41c "
+                        "exp_energy.sh, etc/mlp_mnist_energy.json): --paper's, with L2 0, 1e-3, 5e-3, 0.01, 0.05, "
+                        "0.1 (exp_energy.sh line 9), the fixed model at p = 0.4 for every L2 (line 18), and the "
+                        "deterministic model at lr 0.08 with trained biases (json lines 11-14); "
+                        "docs/results/differences.md, B2 and B6-B8. The authors ran seeds 2019-2021 (--seed)")
     g.add_argument("--l2", type=kit.floats, default=None, help="L2 strengths, comma separated (overrides the grid)")
     g.add_argument("--l2-min", type=float, default=None, help="smallest L2 strength " + _preset("l2_min"))
     g.add_argument("--l2-max", type=float, default=None, help="largest L2 strength " + _preset("l2_max"))
@@ -549,8 +588,11 @@ def register(sub):
 
 
 def run_cli(args):
+    if args.paper and args.authors:
+        raise kit.CLIError("--paper and --authors are two presets: give one")
     kit.apply_preset(args, {k: v for k, v in QUICK_SETTINGS.items() if k != "dataset"},
-                     {k: v for k, v in PAPER_SETTINGS.items() if k != "dataset"}, use_paper=args.paper)
+                     {k: v for k, v in (AUTHORS_SETTINGS if args.authors else PAPER_SETTINGS).items()
+                      if k != "dataset"}, use_paper=args.paper or args.authors)
     for option in ("--n-l2", "--ensemble-size", "--epochs", "--batch-size"):
         kit.at_least(option, getattr(args, option[2:].replace("-", "_")))
     if args.train_limit is not None:
@@ -569,7 +611,10 @@ def run_cli(args):
                              target_bits=args.target_bits, dataset=args.dataset, data_dir=args.data_dir,
                              download=not args.no_download, train_limit=args.train_limit, backend=backend,
                              force=args.force, progress=not args.no_progress,
-                             log=lambda m: print(m, file=sys.stderr), inputs=args.inputs)
+                             log=lambda m: print(m, file=sys.stderr), inputs=args.inputs,
+                             fixed_release=getattr(args, "fixed_release", None),
+                             deterministic_lr=getattr(args, "deterministic_lr", None),
+                             deterministic_bias=getattr(args, "deterministic_bias", False))
     print_table(result["records"], args.target_bits)
     print(f"trained {result['trained']}, reused {result['skipped']}; results in {out}/")
     return 0

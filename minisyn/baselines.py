@@ -6,7 +6,8 @@
   ``(lam/2) sum_k sum_i F_k,i (theta_i - theta*_k,i)^2`` and its gradient.
 - :class:`BGD` (Zeno et al. 2018): Gaussian weights ``theta = mu + sigma eps``
   with K Monte-Carlo samples per step, the gradients coming from the engine's
-  forward and backward passes at each sample.
+  forward and backward passes at each sample; of the minibatch-mean loss, or
+  (``batch_gradient='sum'``, as Zeno et al.'s code) of the minibatch-summed loss.
 
 Both act on the weight parameter of each synaptic layer (``layer.mu`` of a
 deterministic MLP, ``MLP(..., synapse='deterministic')``; biases are its last
@@ -18,7 +19,10 @@ import numpy as np
 
 from minisyn.analysis import empirical_fisher
 
-__all__ = ["EWC", "BGD", "bgd_update"]
+__all__ = ["EWC", "BGD", "BATCH_GRADIENTS", "bgd_update"]
+
+#: the loss whose gradient BGD is fed: the minibatch mean, or its sum (B times the mean's)
+BATCH_GRADIENTS = ("mean", "sum")
 
 
 class EWC:
@@ -121,6 +125,16 @@ class BGD:
     ``g`` at each through ``closure``, and applies :func:`bgd_update` with the
     Monte-Carlo means ``E[g]`` and ``E[g eps]``.
 
+    Zeno et al.'s code feeds BGD the gradient of the minibatch-*summed* loss:
+    it multiplies the gradient of the mean loss by the batch size B
+    (igolan/bgd@275cab5 ``optimizers_lib/bgd_optimizer.py`` line 84
+    ``grad = group["params"][0].grad.data.mul(batch_size)``, called with
+    ``batch_size=inputs.size(0)`` from ``nn_utils/NNTrainer.py`` lines
+    344-345). Then ``E[g]`` and ``E[g eps]`` are B times those of the mean
+    loss: ``mu`` moves as the mean-loss BGD at ``eta B`` would, and ``sigma``
+    shrinks as if ``E[g eps]`` were B times larger, which no ``eta`` gives
+    (docs/results/differences.md, B16).
+
     Parameters
     ----------
     params : list of Param
@@ -134,22 +148,29 @@ class BGD:
         K, the number of Monte-Carlo samples per step.
     seed : int
         Seeds ``eps``.
+    batch_gradient : {'mean', 'sum'}
+        What :meth:`mlp_step` feeds the update: the gradient of the
+        minibatch-mean cross-entropy, or of the minibatch-summed one (B times
+        larger; Zeno et al.'s code).
     """
 
-    def __init__(self, params, backend, eta=1.0, sigma_init=0.02, n_samples=10, seed=0):
+    def __init__(self, params, backend, eta=1.0, sigma_init=0.02, n_samples=10, seed=0, batch_gradient="mean"):
         if not (eta > 0 and sigma_init > 0 and int(n_samples) >= 1):
             raise ValueError("BGD needs eta > 0, sigma_init > 0 and n_samples >= 1")
+        if batch_gradient not in BATCH_GRADIENTS:
+            raise ValueError(f"batch_gradient must be one of {BATCH_GRADIENTS}, got {batch_gradient!r}")
         xp = backend.xp
         self.params, self.be = list(params), backend
-        self.eta, self.n_samples = float(eta), int(n_samples)
+        self.eta, self.n_samples, self.batch_gradient = float(eta), int(n_samples), batch_gradient
         self.gen = backend.generator(seed)
         self.mu = [p.value.copy() for p in self.params]
         self.sigma = [xp.full(p.shape, sigma_init, dtype=backend.dtype) for p in self.params]
 
-    def step(self, closure):
+    def step(self, closure, scale=1.0):
         """One update; ``closure()`` must add the loss gradient at the current
         parameter values into ``Param.grad`` (gradients are zeroed before each
-        call) and return the loss. Returns the mean loss over the samples."""
+        call) and return the loss; the update uses ``scale`` times that
+        gradient. Returns the mean loss over the samples."""
         xp = self.be.xp
         self.mu = [p.value.copy() for p in self.params]      # the mean, also if the values were set from outside
         mean_g = [xp.zeros_like(m) for m in self.mu]
@@ -162,13 +183,17 @@ class BGD:
                 p.grad[...] = 0
             loss = loss + closure()
             for i, (p, e) in enumerate(zip(self.params, eps)):
-                mean_g[i] += p.grad / self.n_samples
-                mean_ge[i] += p.grad * e / self.n_samples
+                g = scale * p.grad                             # the loss's gradient (times B: summed loss)
+                mean_g[i] += g / self.n_samples                # E[g]
+                mean_ge[i] += g * e / self.n_samples           # E[g eps]
         for i, p in enumerate(self.params):
             self.mu[i], self.sigma[i] = bgd_update(self.mu[i], self.sigma[i], mean_g[i], mean_ge[i], self.eta, xp)
             p.value[...] = self.mu[i]
         return loss / self.n_samples
 
     def mlp_step(self, net, x, targets, n_train):
-        """A :meth:`step` on the cross-entropy of ``net`` for one minibatch (one-hot ``targets``)."""
-        return self.step(lambda: net.objective(x, targets, n_train, mode="mean")["loss"])
+        """A :meth:`step` on the cross-entropy of ``net`` for one minibatch (one-hot ``targets``):
+        its minibatch mean, or with ``batch_gradient='sum'`` its sum (the mean's gradient times
+        the batch size). Returns the mean loss."""
+        scale = x.shape[-2] if self.batch_gradient == "sum" else 1.0
+        return self.step(lambda: net.objective(x, targets, n_train, mode="mean")["loss"], scale)

@@ -474,6 +474,16 @@ class BernoulliLinear(_Synaptic):
         If set, synapses release with this fixed probability in the forward
         pass while ``p`` still evolves and scales learning ("ghost" release
         probabilities, §B5). ``None``: release with ``p``.
+    ghost_divisor : {'release_p', 'p'}
+        With ``release_p`` set, what a released strength is divided by:
+        ``'release_p'``, the probability the release was drawn with, so that
+        ``w = r m / release_p`` and ``E[w] = m`` (§B5's text); or ``'p'``, the
+        evolving release probability, as the authors' code does
+        (presynaptic-stochasticity@ba8e41c ``lib/ddc.py`` lines 47-54: ``mask =
+        torch.bernoulli(prob_init * ...)``, ``param = (mask * raw_param)``,
+        ``param /= prob_param``), so that ``w = r m / p`` and
+        ``E[w] = release_p m / p``: the expected weight changes whenever ``p``
+        moves (docs/results/differences.md, B1). ``mode='mean'`` uses ``E[w]``.
     """
 
     name = "bernoulli"
@@ -487,16 +497,20 @@ class BernoulliLinear(_Synaptic):
     @classmethod
     def build(cls, n_in, n_out, *, shared, **o):
         return cls(n_in, n_out, o["backend"], o["gen"], lead=o["lead"], bias=o["bias"],
-                   p_init=o.get("p_init", 0.25), release_p=o.get("release_p"))
+                   p_init=o.get("p_init", 0.25), release_p=o.get("release_p"),
+                   ghost_divisor=o.get("ghost_divisor", "release_p"))
 
-    def __init__(self, n_in, n_out, backend, gen, lead=(), bias=False, p_init=0.25, release_p=None):
+    def __init__(self, n_in, n_out, backend, gen, lead=(), bias=False, p_init=0.25, release_p=None,
+                 ghost_divisor="release_p"):
         xp = backend.xp
         if not 0.0 < p_init <= 1.0:
             raise ValueError(f"p_init must lie in (0, 1], got {p_init}")
         if release_p is not None and not 0.0 < release_p <= 1.0:
             raise ValueError(f"release_p must lie in (0, 1], got {release_p}")
+        if ghost_divisor not in ("release_p", "p"):
+            raise ValueError(f"ghost_divisor must be 'release_p' or 'p', got {ghost_divisor!r}")
         self.n_in, self.n_out, self.bias, self.lead = n_in, n_out, bias, tuple(lead)
-        self.be, self.gen, self.release_p = backend, gen, release_p
+        self.be, self.gen, self.release_p, self.ghost_divisor = backend, gen, release_p, ghost_divisor
         self.m = Param(_uniform_init(gen, self.weight_shape, n_in**-0.5), "m", xp)
         self.p = xp.full(self.weight_shape, p_init, dtype=backend.dtype)
         self.params = [self.m]
@@ -522,12 +536,15 @@ class BernoulliLinear(_Synaptic):
         xp = self.be.xp
         x = self._x = self._prepare_input(x, xp)
         m = self.m.value
+        by_p = self.release_p is not None and self.ghost_divisor == "p"     # the authors' ghost
         if mode == "mean":
-            self._scale, self._W = None, m
+            self._scale = self.release_p / self.p if by_p else None   # E[w] = m, or release_p m / p
+            self._W = m if self._scale is None else self._scale * m
         else:
             p = self.p if self.release_p is None else self.release_p
             r = (self.gen.uniform(m.shape) < p).astype(m.dtype)  # r ~ Bernoulli(p)
-            self._scale = r / p                                  # w = (r / p) m, E[w] = m
+            # w = (r / p) m, E[w] = m; the authors' ghost divides by the evolving p instead
+            self._scale = r / self.p if by_p else r / p
             self._W = self._scale * m
         return x @ T(self._W, xp)
 

@@ -1,27 +1,37 @@
 """The ``minisyn lifelong`` command (and the entry point of the Fig. 4 and 5a demos).
 
-Settings come from a preset per protocol (:data:`QUICK_SETTINGS`, or
-:data:`PAPER_SETTINGS` with ``--paper``); an option given on the command line,
-0 included, is kept (:func:`minisyn.experiments.kit.apply_preset`).
+Settings come from a preset per protocol (:data:`QUICK_SETTINGS`,
+:data:`PAPER_SETTINGS` with ``--paper``, or :data:`AUTHORS_SETTINGS` with
+``--authors``: the authors' code behind Figs. 4 and 5a, each setting traced in
+docs/results/differences.md); an option given on the command line, 0
+included, is kept (:func:`minisyn.experiments.kit.apply_preset`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from minisyn.baselines import BATCH_GRADIENTS
 from minisyn.experiments import kit
-from minisyn.experiments.lifelong.methods import METHODS
+from minisyn.experiments.lifelong.methods import GHOST_DIVISORS, METHODS, RULE_VALUES, SGD_OPTIMIZERS
 from minisyn.experiments.lifelong.report import report
 from minisyn.experiments.lifelong.run import run_lifelong
 from minisyn.experiments.lifelong.tasks import EVAL_MODES, PREDICTIVE_SAMPLES, PROTOCOLS
 from minisyn.output import save_json
 
-__all__ = ["PAPER_SETTINGS", "QUICK_SETTINGS", "register", "settings_from_args", "run_cli", "run_demo"]
+__all__ = ["PAPER_SETTINGS", "QUICK_SETTINGS", "AUTHORS_SETTINGS", "register", "settings_from_args", "run_cli",
+           "run_demo"]
+
+# What minisyn does unless told otherwise, in the quick and paper presets: task 1 of Permuted MNIST unpermuted, the
+# lifelong rule values for every Bernoulli method, the ghost unbiased (E[w] = m), the standard
+# model trained by SGD at --lr without biases, BGD fed the gradient of the minibatch-mean loss.
+_MINISYN = dict(permute_first=False, rule_values="configs", ghost_divisor="release_p", sgd_optimizer="sgd",
+                sgd_bias=False, bgd_gradient="mean")
 
 # The paper (§B1, §B2, §B5) and the authors' configs: 784-200-200-out, minibatch 100, 10 epochs a
 # task, lr 1e-3 (Split) / 1e-2 (Permuted), standardised pixels, 10 release samples at test time.
 # EWC's lam is ours (the paper gives none): 1000 diverges at lr 1e-2 (docs/results/lifelong.md).
-_PAPER = dict(sizes=[200, 200], epochs_per_task=10, batch_size=100, n_tasks=10, eval_mode="predictive",
+_PAPER = dict(_MINISYN, sizes=[200, 200], epochs_per_task=10, batch_size=100, n_tasks=10, eval_mode="predictive",
               inputs="standardized", fisher_samples=1000, bgd_eta=1.0, bgd_sigma=0.06, bgd_samples=10,
               n_seeds=5)
 PAPER_SETTINGS = {"split": dict(_PAPER, lr=1e-3, ewc_lambda=1000.0),
@@ -38,13 +48,58 @@ PAPER_SETTINGS = {"split": dict(_PAPER, lr=1e-3, ewc_lambda=1000.0),
 # faster than a 100-wide one; one seed keeps this within budget. EWC's lam keeps its explicit penalty
 # step stable (lr * lam * max F < 2, F summed over the tasks so far): split 1000 and permuted 20
 # diverge in some seeds (docs/lifelong.md).
-_QUICK = dict(epochs_per_task=5, batch_size=50, lr=0.05, eval_mode="mean", fisher_samples=200, bgd_eta=10.0,
-              bgd_sigma=0.06, bgd_samples=2)
+_QUICK = dict(_MINISYN, epochs_per_task=5, batch_size=50, lr=0.05, eval_mode="mean", fisher_samples=200,
+              bgd_eta=10.0, bgd_sigma=0.06, bgd_samples=2)
 QUICK_SETTINGS = {
     "split": dict(_QUICK, sizes=[100, 100], n_tasks=5, inputs="unit", ewc_lambda=200.0, n_seeds=3),
     "permuted": dict(_QUICK, sizes=[64, 64], n_tasks=10, inputs="standardized", ewc_lambda=10.0, n_seeds=1),
     "continuous": dict(_QUICK, sizes=[64, 64], n_tasks=10, inputs="standardized", ewc_lambda=10.0, n_seeds=1),
 }
+
+# The authors' code (smonsays/presynaptic-stochasticity@ba8e41c, "PS", whose code equals the
+# archived de08517 the paper cites; for BGD Zeno et al.'s igolan/bgd@275cab5): what it changes from
+# PAPER_SETTINGS, and nothing fitted to a curve. docs/results/differences.md quotes each line.
+# - permute_first (B11): all ten tasks permuted, PS lib/data.py:463
+#   `permutations = [torch.randperm(28 * 28) for _ in range(num_tasks)]`.
+# - n_seeds 3: PS exp_lifelong.sh:8 and exp_ablation_*.sh:8 `seeds=( 2019 2020 2021 )`.
+# - The standard model (B12, B2): Split `"learning_rate": 0.000001` with `"optimizer": "adam"`
+#   (etc/mlp_split_mnist.json:12-15), Permuted `0.001` with `"sgd"` (etc/mlp_perm_mnist.json:12-15),
+#   run by exp_lifelong.sh:16 with these defaults; trainable biases: lib/nets.py:60-63
+#   `torch.nn.Linear(dim1, dim2, bias=fixed_bias)` with `"fixed_bias": true` (line 11 of both
+#   configs), every parameter handed to the optimiser (lib/utils.py:70-81). torch's Adam defaults
+#   are minisyn's (b1 0.9, b2 0.999, eps 1e-8), and both init a bias as U(+-1/sqrt(fan_in)).
+# - ghost_divisor "p" (B1): with --fixed_probs 0.5 (lib/ddc.py:114-117) p starts at 0.5 (38
+#   `torch.full_like(param, prob_init)`), the mask is drawn with 0.5 (47-48) and the released
+#   strength divided by the evolving p (52-54 `param /= prob_param`): E[w] = 0.5 m / p.
+# - rule_values "ablations-retuned" (B5): the ghost and no-consolidation ablations take the values
+#   the authors re-tuned for them (exp_ablation_split-mnist.sh:15, 17; exp_ablation_perm-mnist.sh:15,
+#   17; methods.ABLATION_RULES); presynaptic keeps etc/dyn_*.json's (LIFELONG_RULE), as in the Fig. 4
+#   runs (exp_lifelong.sh:15). Fig. 5a's "full" bar was re-tuned too (line 13): --rule-values
+#   ablation-script.
+# - BGD as Zeno et al. run it (B16): the gradient of the minibatch-summed loss
+#   (optimizers_lib/bgd_optimizer.py:84 `grad = group["params"][0].grad.data.mul(batch_size)`, from
+#   nn_utils/NNTrainer.py:344-345) and std_init 0.02 (run_exps.sh:35 Split, 67 Permuted MNIST).
+# What stays as in PAPER_SETTINGS agrees with the code already: standardised pixels (B10: lib/
+# data.py:610-613, 631), the softmax averaged over 10 release samples at test time (B13: lib/
+# test.py:48-52, `"test_samples": 10`), 784-200-200-out, minibatch 100, 10 epochs a task, 10 tasks,
+# lr 1e-3 / 1e-2 and the rule values of etc/dyn_*.json (B19); BGD's eta 1 (bgd_optimizer.py:18) and
+# K = 10 (run_exps.sh:67 `--train_mc_iters 10`), scored with its mean weights (`--inference_map`).
+# EWC (B17): PS has no EWC code and the paper gives no settings, so there is nothing to follow:
+# lam and the Fisher stay PAPER_SETTINGS' (minisyn's own choice).
+# Not replicated: the fixed random biases of the Bernoulli networks (B2: lib/nets.py:60-63 with
+# ddc.py:205-208, never updated; minisyn's bias is a synapse column of m, released and learned, and
+# the biases are small); BGD's own protocol in Zeno et al.'s runs (minibatch 128, inputs padded to
+# 32x32, Split's 400-wide network and 4 epochs a task: run_exps.sh:35, 67), as every method here
+# runs PS's protocol; the continuous protocol (etc/dyn_perm_mnist_cont.json, lib/sampler.py: each
+# example's task drawn at random, transitions a quarter of a task long, rows recorded mid-transition;
+# not traced in differences.md), so --authors refuses it; the ablations minisyn has no method for
+# (no_freeze, no_learning_mod, no_normalise: B4, B5); torch's random streams (seeds, example order,
+# masks). The data set is the one given: the authors' runs use full MNIST (--dataset mnist).
+_AUTHORS = dict(n_seeds=3, sgd_bias=True, ghost_divisor="p", rule_values="ablations-retuned", bgd_gradient="sum",
+                bgd_sigma=0.02)
+AUTHORS_SETTINGS = {"split": dict(PAPER_SETTINGS["split"], **_AUTHORS, sgd_optimizer="adam", sgd_lr=1e-6),
+                    "permuted": dict(PAPER_SETTINGS["permuted"], **_AUTHORS, permute_first=True, sgd_optimizer="sgd",
+                                     sgd_lr=1e-3)}
 
 
 def _preset_table():
@@ -74,7 +129,15 @@ def register(sub):
                     "with 2 samples):\n" + _preset_table() + "\n--paper: the paper's settings (784-200-200, "
                     "10 epochs a task, minibatch 100, lr 1e-3 split / 1e-2 permuted, 10 permuted tasks, "
                     f"the softmax averaged over {PREDICTIVE_SAMPLES} release samples, 5 seeds) on full "
-                    "MNIST (split: about an hour for all methods and seeds; permuted: several hours).",
+                    "MNIST (split: about an hour for all methods and seeds; permuted: several hours).\n"
+                    "--authors (split and permuted): the settings of the authors' code behind Figs. 4 and 5a "
+                    "(presynaptic-stochasticity@ba8e41c; BGD: Zeno et al.'s igolan/bgd@275cab5), each traced "
+                    "in docs/results/differences.md: --paper's, with every permuted task permuted, 3 seeds, "
+                    "the standard model trained as in their configs (split: Adam at lr 1e-6; permuted: SGD "
+                    "at 1e-3; trainable biases), the ghost ablation dividing by the evolving p, the "
+                    "ablations' re-tuned rule values, and BGD fed the minibatch-summed gradient from sigma "
+                    "0.02. EWC has no authors' code: its settings stay --paper's. On the data set given "
+                    "(the authors': --dataset mnist).",
         epilog="examples:\n"
                "  minisyn lifelong                         # quick: split, 3 seeds (~30 s)\n"
                "  minisyn lifelong --protocol permuted     # quick: 10 permuted tasks, 1 seed (~70 s)\n"
@@ -82,7 +145,9 @@ def register(sub):
                "  minisyn lifelong --protocol permuted --dataset mnist --data-dir DIR --methods presynaptic,sgd\n"
                "                                           # the same on full MNIST, far clearer (~3 min)\n"
                "  minisyn lifelong --paper --dataset mnist --data-dir DIR --methods presynaptic,sgd,no-consolidation\n"
-               "                                           # Split at the paper's settings (5 seeds, ~10 min)\n")
+               "                                           # Split at the paper's settings (5 seeds, ~10 min)\n"
+               "  minisyn lifelong --authors --dataset mnist --data-dir DIR --methods presynaptic,sgd,ewc,bgd\n"
+               "                                           # Fig. 4c as the authors' code runs it\n")
     g = p.add_argument_group("protocol")
     g.add_argument("--protocol", choices=PROTOCOLS, default="split", help="task sequence")
     g.add_argument("--methods", type=kit.names, default=list(METHODS),
@@ -91,22 +156,25 @@ def register(sub):
                    "next ones, --n-seeds in all)")
     g.add_argument("--n-seeds", type=int, default=None,
                    help="number of seeds when --seeds is not given (quick: 3 split, 1 permuted/continuous, "
-                        "whose runs are ten times longer; paper 5)")
+                        "whose runs are ten times longer; paper 5; --authors 3)")
     g.add_argument("--n-tasks", type=int, default=None,
                    help="permuted/continuous: number of tasks (quick and paper 10)")
-    g.add_argument("--permute-first", action="store_true",
-                   help="permuted: permute task 1 too (default: task 1 is the original images)")
+    g.add_argument("--permute-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="permuted: permute task 1 too (default: task 1 is the original images; --authors: "
+                        "permuted, as the authors' code)")
     g.add_argument("--transition", type=int, default=None,
                    help="continuous: steps over which one task blends into the next (default: half a task)")
     g.add_argument("--paper", action="store_true", help="the paper's settings (see above)")
+    g.add_argument("--authors", action="store_true",
+                   help="the settings of the authors' code (see above; split and permuted)")
     g = p.add_argument_group("network and training")
     g.add_argument("--sizes", type=kit.ints, default=None, help="hidden widths, comma separated (quick 100,100 "
                    "split, 64,64 permuted/continuous; paper 200,200)")
     g.add_argument("--epochs-per-task", type=int, default=None, help="quick 5 (paper 10)")
     g.add_argument("--batch-size", type=int, default=None, help="quick 50 (paper 100)")
     g.add_argument("--lr", type=kit.fraction, default=None,
-                   help="learning rate of SGD, EWC and the rule's strengths (quick 0.05; paper 1e-3 split, "
-                        "1e-2 permuted)")
+                   help="learning rate of SGD (unless --sgd-lr), EWC and the rule's strengths (quick 0.05; "
+                        "paper 1e-3 split, 1e-2 permuted)")
     g.add_argument("--eval-mode", choices=EVAL_MODES, default=None,
                    help="Bernoulli networks: evaluate with one release sample, the mean weights (quick), "
                         f"or the softmax averaged over {PREDICTIVE_SAMPLES} release samples ('predictive', "
@@ -115,6 +183,16 @@ def register(sub):
                    help="steps between first-task evaluations and divergence checks (default: about 10 a task)")
     kit.add_inputs_option(g)
     p.set_defaults(inputs=None)   # from the preset (quick: split 'unit', else 'standardized'; paper 'standardized')
+    g.add_argument("--rule-values", choices=RULE_VALUES, default=None,
+                   help="the presynaptic rule's values: 'configs', the lifelong values of MODEL.md §B2 for "
+                        "every Bernoulli method (quick, paper); 'ablations-retuned', the values the authors "
+                        "re-tuned for the no-consolidation and ghost ablations (exp_ablation_*.sh), "
+                        "presynaptic keeping §B2's (--authors); 'ablation-script', the re-tuned values for "
+                        "presynaptic too, as in the runs behind Fig. 5a")
+    g.add_argument("--ghost-divisor", choices=GHOST_DIVISORS, default=None,
+                   help="ghost ablation: divide a released strength by the release probability 0.5, so that "
+                        "E[w] = m (quick, paper), or by the evolving p, starting at 0.5, so that E[w] = "
+                        "0.5 m / p, as the authors' code (--authors)")
     g = p.add_argument_group("baselines")
     g.add_argument("--ewc-lambda", type=kit.fraction, default=None,
                    help="EWC penalty strength lam (quick: 200 split, 10 permuted/continuous; paper: 1000 split, "
@@ -123,8 +201,20 @@ def register(sub):
                    help="training examples per task in EWC's Fisher (quick 200, paper 1000)")
     g.add_argument("--bgd-eta", type=kit.fraction, default=None,
                    help="BGD mean learning rate (quick 10; paper 1, as Zeno et al.)")
-    g.add_argument("--bgd-sigma", type=kit.fraction, default=None, help="BGD initial standard deviation (0.06)")
+    g.add_argument("--bgd-sigma", type=kit.fraction, default=None,
+                   help="BGD initial standard deviation (quick and paper 0.06; --authors 0.02, as Zeno et al.)")
     g.add_argument("--bgd-samples", type=int, default=None, help="BGD Monte-Carlo samples K (quick 2, paper 10)")
+    g.add_argument("--bgd-gradient", choices=BATCH_GRADIENTS, default=None,
+                   help="the gradient BGD's update takes: of the minibatch-mean loss (quick, paper) or of its "
+                        "sum, B times larger, as Zeno et al.'s code (--authors)")
+    g.add_argument("--sgd-optimizer", choices=tuple(SGD_OPTIMIZERS), default=None,
+                   help="optimiser of the standard model (quick and paper sgd; --authors: adam split, sgd "
+                        "permuted)")
+    g.add_argument("--sgd-lr", type=kit.fraction, default=None,
+                   help="learning rate of the standard model (default: --lr; --authors: 1e-6 split, 1e-3 "
+                        "permuted)")
+    g.add_argument("--sgd-bias", action=argparse.BooleanOptionalAction, default=None,
+                   help="trainable biases in the standard model (quick and paper: none; --authors: trained)")
     kit.add_data_options(p, test_limit=True)
     kit.add_run_options(p, default_out="runs/lifelong", resumable=True)
     p.set_defaults(func=run_cli)
@@ -132,15 +222,23 @@ def register(sub):
 
 
 def settings_from_args(args):
-    """run_one keyword arguments from parsed options: the protocol's quick preset, or ``--paper``'s,
-    under every option given (:func:`kit.apply_preset`; fills ``args`` in place)."""
-    kit.apply_preset(args, QUICK_SETTINGS[args.protocol], PAPER_SETTINGS[args.protocol], use_paper=args.paper)
+    """run_one keyword arguments from parsed options: the protocol's quick preset, ``--paper``'s or
+    ``--authors'``, under every option given (:func:`kit.apply_preset`; fills ``args`` in place)."""
+    if args.paper and args.authors:
+        raise kit.CLIError("--paper and --authors are two presets: give one")
+    if args.authors and args.protocol not in AUTHORS_SETTINGS:
+        raise kit.CLIError(f"--authors covers the {' and '.join(AUTHORS_SETTINGS)} protocols: the authors' "
+                           f"{args.protocol} protocol (etc/dyn_perm_mnist_cont.json, lib/sampler.py) is not traced")
+    presets = AUTHORS_SETTINGS if args.authors else PAPER_SETTINGS
+    kit.apply_preset(args, QUICK_SETTINGS[args.protocol], presets[args.protocol], use_paper=args.paper or args.authors)
     return dict(
         hidden=list(args.sizes), epochs=args.epochs_per_task, batch_size=args.batch_size, lr=args.lr,
         n_tasks=args.n_tasks, permute_first=args.permute_first, transition=args.transition,
-        eval_every=args.eval_every, eval_mode=args.eval_mode, ewc_lambda=args.ewc_lambda,
-        fisher_samples=args.fisher_samples, bgd_eta=args.bgd_eta, bgd_sigma=args.bgd_sigma,
-        bgd_samples=args.bgd_samples)
+        eval_every=args.eval_every, eval_mode=args.eval_mode, rule_values=args.rule_values,
+        ghost_divisor=args.ghost_divisor, sgd_optimizer=args.sgd_optimizer, sgd_lr=args.sgd_lr,
+        sgd_bias=args.sgd_bias, ewc_lambda=args.ewc_lambda, fisher_samples=args.fisher_samples,
+        bgd_eta=args.bgd_eta, bgd_sigma=args.bgd_sigma, bgd_samples=args.bgd_samples,
+        bgd_gradient=args.bgd_gradient)
 
 
 def _check(args, kw):
@@ -154,7 +252,8 @@ def _check(args, kw):
         kit.at_least("--eval-every", args.eval_every)
     if args.transition is not None:
         kit.at_least("--transition", args.transition, 0)
-    for option, value in (("--lr", kw["lr"]), ("--bgd-eta", kw["bgd_eta"]), ("--bgd-sigma", kw["bgd_sigma"])):
+    for option, value in (("--lr", kw["lr"]), ("--bgd-eta", kw["bgd_eta"]), ("--bgd-sigma", kw["bgd_sigma"]),
+                          ("--sgd-lr", kw["lr"] if kw["sgd_lr"] is None else kw["sgd_lr"])):
         if not value > 0:
             raise kit.CLIError(f"{option} must be > 0, got {value}")
     if not kw["ewc_lambda"] >= 0:
@@ -189,7 +288,8 @@ def run_cli(args):
               {**data_settings, "data_source": data.source, "seeds": seeds, "methods": args.methods,
                "backend": backend.name, "dtype": backend.dtype.name, **kw})
     report(out, args.protocol, results)
-    if args.protocol == "split" and dataset == "mnist" and args.train_limit is None and not args.paper:
+    preset = args.paper or args.authors
+    if args.protocol == "split" and dataset == "mnist" and args.train_limit is None and not preset:
         print("note: on full MNIST the quick split preset (1,200 steps a task at lr 0.05) forgets nearly everything, "
               "and consolidation leads SGD by only about 1 point; --paper (lr 1e-3) shows it clearly "
               "(docs/results/lifelong.md)")

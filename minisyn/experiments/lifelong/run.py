@@ -19,13 +19,13 @@ import numpy as np
 
 from minisyn.backend import get_backend
 from minisyn.experiments import kit
-from minisyn.experiments.lifelong.methods import (BERNOULLI_METHODS, METHODS, PAPER_LR, make_method,
+from minisyn.experiments.lifelong.methods import (BERNOULLI_METHODS, METHODS, PAPER_LR, make_method, method_rule,
                                                   unused_settings)
 from minisyn.experiments.lifelong.tasks import (EVAL_MODES, DeviceTasks, batch_stream, build_tasks,
                                                 continuous_schedule, scores_for, transition_starts)
 from minisyn.train import TrainingDiverged, fit
 
-__all__ = ["DIVERGED_ADVICE", "run_key", "run_one", "run_lifelong"]
+__all__ = ["DIVERGED_ADVICE", "OLD_RUN_DEFAULTS", "run_key", "run_one", "run_lifelong"]
 
 
 #: What to change when a method's loss becomes non-finite (the one line a diverged run reports).
@@ -36,6 +36,11 @@ DIVERGED_ADVICE = {
 }
 
 
+#: Settings added after some runs were saved, with the value those runs used (run_one's defaults).
+OLD_RUN_DEFAULTS = {"rule_values": "configs", "ghost_divisor": "release_p", "sgd_optimizer": "sgd", "sgd_lr": None,
+                    "sgd_bias": False, "bgd_gradient": "mean"}
+
+
 def run_key(protocol, method, seed):
     """The run's name in ``<out>/runs/``."""
     return f"{protocol}_{method}_seed{int(seed)}"
@@ -43,8 +48,9 @@ def run_key(protocol, method, seed):
 
 def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=(100, 100), epochs=5,
             batch_size=100, lr=None, n_tasks=10, permute_first=False, transition=None, eval_every=None,
-            eval_mode="sample", eval_limit=None, rule=None, ewc_lambda=100.0, fisher_samples=200,
-            bgd_eta=1.0, bgd_sigma=0.06, bgd_samples=10, backend=None, progress=False):
+            eval_mode="sample", eval_limit=None, rule=None, rule_values="configs", ghost_divisor="release_p",
+            sgd_optimizer="sgd", sgd_lr=None, sgd_bias=False, ewc_lambda=100.0, fisher_samples=200,
+            bgd_eta=1.0, bgd_sigma=0.06, bgd_samples=10, bgd_gradient="mean", backend=None, progress=False):
     """Train one method on one protocol; returns a result dict of host numbers.
 
     Parameters
@@ -54,7 +60,8 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
     seed : int
         Seeds the initial weights, the synaptic noise, the example order and
         (Permuted) the pixel permutations.
-    x_train, x_test : host arrays ``(n, d)`` in [0, 1]; y_train, y_test : host int arrays
+    x_train, x_test : host arrays ``(n, d)`` (pixels in [0, 1], or standardised)
+    y_train, y_test : host int arrays
     hidden : hidden widths (the paper: 200, 200)
     epochs : passes through each task's training examples (the paper: 10)
     lr : learning rate of SGD and of the rule's expected strengths (default: §B2's 1e-3 / 1e-2)
@@ -66,6 +73,9 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
         release samples, as the authors' code evaluates); deterministic networks and BGD's
         mean weights are always evaluated as they are
     eval_limit : test examples of the first task used for the curve (None: all)
+    rule, rule_values : the presynaptic rule's values (default :data:`LIFELONG_RULE`) and which
+        methods take the authors' re-tuned ones (:func:`method_rule`)
+    ghost_divisor, sgd_optimizer, sgd_lr, sgd_bias, bgd_gradient : see :func:`make_method`
     fisher_samples : training examples of a task in EWC's Fisher information
 
     Returns
@@ -86,9 +96,12 @@ def run_one(protocol, method, seed, x_train, y_train, x_test, y_test, *, hidden=
     n_out = 2 if protocol == "split" else 10
     sizes = [x_train.shape[1], *[int(h) for h in hidden], n_out]
     lr = PAPER_LR[protocol] if lr is None else float(lr)
+    if method in BERNOULLI_METHODS:
+        rule = method_rule(method, protocol, rule_values, rule)
     net, step, on_task_end = make_method(
         method, sizes, be, seed, lr, rule=rule, ewc_lambda=ewc_lambda, bgd_eta=bgd_eta, bgd_sigma=bgd_sigma,
-        bgd_samples=bgd_samples)
+        bgd_samples=bgd_samples, bgd_gradient=bgd_gradient, ghost_divisor=ghost_divisor,
+        sgd_optimizer=sgd_optimizer, sgd_lr=sgd_lr, sgd_bias=sgd_bias)
     dev = DeviceTasks(be, x_train, x_test, tasks)
     K = len(tasks)
     steps_per_task = [int(epochs) * (len(t.train_idx) // int(batch_size)) for t in tasks]
@@ -183,11 +196,11 @@ def run_lifelong(out, protocol, methods, seeds, data, *, force=False, progress=T
         if m not in METHODS:
             raise ValueError(f"unknown method {m!r}: choose from {', '.join(METHODS)}")
     data_settings = dict(data_settings or {})
-    defaults = dict(data_settings)
+    defaults = dict(data_settings, **OLD_RUN_DEFAULTS)
     if "inputs" in defaults:
         defaults["inputs"] = "unit"        # runs saved before --inputs existed saw [0, 1] pixels
     store = kit.RunStore(out, force=force, defaults=defaults)
-    settings = {k: v for k, v in kwargs.items() if k != "backend"}
+    settings = dict(OLD_RUN_DEFAULTS, **{k: v for k, v in kwargs.items() if k != "backend"})
     settings.update(data_settings)
     results, older = {m: [] for m in methods}, []
     bar = tqdm([(m, s) for m in methods for s in seeds], desc=f"lifelong {protocol}", unit="run",

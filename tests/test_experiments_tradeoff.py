@@ -99,7 +99,8 @@ def test_quick_sweep_shows_accuracy_falling_sigma_rising_and_heterogeneous_ahead
     assert res["summary"]["sigma_bar_not_following_c"] == []
 
 
-def test_sweep_presets_fill_only_the_options_not_given(tmp_path, monkeypatch):
+def _sweep_parser_recording(monkeypatch):
+    """The sweep's parser, with ``run_sweep`` replaced by one that records its arguments in ``seen``."""
     import argparse
 
     parser = argparse.ArgumentParser()
@@ -107,6 +108,11 @@ def test_sweep_presets_fill_only_the_options_not_given(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(tradeoff, "run_sweep", lambda out, **kw: seen.update(kw) or {"records": [], "trained": 0,
                                                                                      "skipped": 0})
+    return parser, seen
+
+
+def test_sweep_presets_fill_only_the_options_not_given(tmp_path, monkeypatch):
+    parser, seen = _sweep_parser_recording(monkeypatch)
     args = parser.parse_args(["sweep", "--out", str(tmp_path / "q")])
     assert args.func(args) == 0
     q = tradeoff.QUICK_SETTINGS
@@ -120,13 +126,7 @@ def test_sweep_presets_fill_only_the_options_not_given(tmp_path, monkeypatch):
 
 
 def test_the_authors_preset_sets_what_their_code_does_and_nothing_else(tmp_path, monkeypatch):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    tradeoff.register(parser.add_subparsers(dest="command"))
-    seen = {}
-    monkeypatch.setattr(tradeoff, "run_sweep", lambda out, **kw: seen.update(kw) or {"records": [], "trained": 0,
-                                                                                     "skipped": 0})
+    parser, seen = _sweep_parser_recording(monkeypatch)
     args = parser.parse_args(["sweep", "--authors", "--lambda", "0.5", "--out", str(tmp_path / "a")])
     assert args.func(args) == 0
     assert seen["relu_after"] == (False, True, True) and seen["homogeneous_cost"] == "authors"

@@ -156,5 +156,6 @@ def plot_comparison(records, out, grid="1e-4"):
     axes[0, 0].set_ylabel("test accuracy, sampled (%)")
     axes[1, 0].set_ylabel(r"$\bar\sigma$ (weights)")
     axes[0, 0].legend(fontsize=7, frameon=False)
-    fig.suptitle(f"minisyn against the published Fig. 2/3 data (c grid read as starting at {grid})", fontsize=9)
+    fig.suptitle(f"minisyn against the published Fig. 2/3 data\n(their c grid read as starting at {grid})",
+                 fontsize=8)
     return save_figure(fig, out, "published_comparison", dpi=110)

@@ -245,10 +245,15 @@ def test_a_signal_during_a_figure_save_waits_for_matplotlib_and_then_stops_the_r
     monkeypatch.setattr(Figure, "savefig", savefig_with_a_signal)
     fig, ax = pyplot().subplots()
     ax.plot([1, 2], [3, 4])
-    with kit.Signals(), pytest.raises(error):
-        save_figure(fig, tmp_path, "figure")
+    # Ctrl-C as a terminal delivers it: a test run started in the background inherits an ignored SIGINT
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with kit.Signals(), pytest.raises(error):
+            save_figure(fig, tmp_path, "figure")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler     # put back
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert finished == ["png"]                        # finished, then stopped before the next step
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_run_stopped_before_writing_a_file_removes_the_folders_it_made(tmp_path):

@@ -67,6 +67,20 @@ def test_gaussian_objective_gradient_matches_finite_differences(scheme, noise, e
     check_objective_gradient(net, x, t, costs)
 
 
+@pytest.mark.parametrize("divisor", ["release_p", "p"])
+def test_ghost_release_objective_gradient_matches_finite_differences(divisor):
+    """§B5 ghost: a mask drawn at release_p, the weight divided by release_p or (the authors'
+    code, docs/results/differences.md B1) by the evolving p."""
+    be = f64()
+    sizes = [3, 4, 2]
+    net = MLP(sizes, "bernoulli", be, seed=0, release_p=0.5, ghost_divisor=divisor)
+    rng = np.random.default_rng(3)
+    for layer in net.synaptic:
+        layer.p = be.floats(rng.uniform(0.3, 0.95, layer.p.shape))
+    x, t = data(be, sizes)
+    check_objective_gradient(net, x, t, [L2Cost(1e-2)])
+
+
 @pytest.mark.parametrize("noise", ["heterogeneous", "homogeneous"])
 def test_the_authors_relu_placement_has_the_right_gradient_and_forward(noise):
     """Paper A's code: no ReLU after layer 1, a ReLU after layer 2 and on the logits (A1)."""

@@ -7,10 +7,18 @@ with the standard error ``SE`` estimated from the samples themselves.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from minisyn.backend import Backend, cupy_available
+
+#: the development copies of the data sets beside the checkout (CI has them; a user's clone may not)
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MNIST_DIR = SHARED_DATA / "mnist"
+needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").is_file(),
+                                 reason=f"development copy of MNIST not present at {MNIST_DIR}")
 
 __all__ = [
     "numerical_grad",

@@ -15,13 +15,9 @@ from hypothesis.extra import numpy as hnp
 from minisyn import datasets as ds
 from minisyn.datasets import DataError, load_dataset, read_idx, write_idx
 
-SHARED = Path(__file__).parents[2] / "shared" / "data"
-MNIST_DIR = SHARED / "mnist"
-FASHION_DIR = SHARED / "fashion-mnist"
-needs_mnist = pytest.mark.skipif(
-    not (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").is_file(),
-    reason=f"development copy of MNIST not present at {MNIST_DIR}",
-)
+from helpers import MNIST_DIR, SHARED_DATA, needs_mnist
+
+FASHION_DIR = SHARED_DATA / "fashion-mnist"
 needs_fashion = pytest.mark.skipif(
     not (FASHION_DIR / "t10k-labels-idx1-ubyte.gz").is_file(),
     reason=f"development copy of Fashion-MNIST not present at {FASHION_DIR}",

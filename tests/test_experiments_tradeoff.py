@@ -12,6 +12,8 @@ import pytest
 from minisyn.backend import Backend
 from minisyn.experiments import importance, kit, tradeoff
 
+from helpers import MNIST_DIR, needs_mnist
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(sizes=(784, 16, 10), epochs=1, batch_size=20, train_limit=100, lr=5e-3, lam=1e-4,
             sigma_init=1e-2, eval_samples=2, progress=False, log=lambda m: None)
@@ -376,11 +378,7 @@ def test_two_worker_processes_give_the_same_networks_as_one(tmp_path):
     assert len(list((tmp_path / "two" / "runs").glob("*.json"))) == 4
 
 
-MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
-
-
-@pytest.mark.skipif(not (MNIST_DIR / "t10k-labels-idx1-ubyte.gz").is_file(),
-                    reason=f"development copy of MNIST not present at {MNIST_DIR}")
+@needs_mnist
 def test_a_sweep_of_the_authors_network_on_mnist_is_compared_with_the_published_data(tmp_path):
     lines = []
     result = tradeoff.run_sweep(tmp_path, cs=[1e-4, 1e-3], rhos=[0.5], noises=["heterogeneous"], dataset="mnist",

@@ -10,6 +10,8 @@ from minisyn.backend import Backend
 from minisyn.experiments import importance, kit
 from minisyn.theory import predicted_slopes
 
+from helpers import MNIST_DIR, needs_mnist
+
 
 def test_quick_preset_puts_sigma_against_fisher_negative_and_against_adam_lr_positive(tmp_path):
     """The quick preset's training (10 + 2 epochs from sigma 1e-2 at lr 1e-3) on 1,000 embedded
@@ -125,7 +127,7 @@ def test_the_authors_preset_sets_what_their_fig5_code_does(monkeypatch, tmp_path
 
     def fake(out, **kw):
         seen.update(kw)
-        return {"correlations": [], "slopes": []}
+        return {"correlations": [], "slopes": [], "results": {}}
 
     monkeypatch.setattr(importance, "run_importance", fake)
     monkeypatch.setattr(importance, "print_slopes", lambda slopes: None)
@@ -141,3 +143,18 @@ def test_the_authors_preset_sets_what_their_fig5_code_does(monkeypatch, tmp_path
     args = parser.parse_args(["importance", "--authors", "--paper", "--out", str(tmp_path / "b")])
     with pytest.raises(kit.CLIError, match="two presets"):
         args.func(args)
+
+
+@needs_mnist
+def test_a_run_of_the_authors_network_on_mnist_is_set_beside_their_fig5_data(tmp_path):
+    kw = dict(epochs=0, extra_epochs=1, train_limit=100, rho=2 / 3, dataset="mnist", data_dir=MNIST_DIR,
+              download=False, backend=Backend("numpy", "float32"), progress=False, plot=False, log=lambda m: None)
+    res = importance.run_importance(tmp_path / "authors_net", sizes=(784, 100, 100, 10), **kw)
+    saved = json.loads((tmp_path / "authors_net" / "importance.json").read_text())
+    rows = saved["published_fig5"]
+    assert len(rows) == 15 and (tmp_path / "authors_net" / "published_comparison.csv").is_file()
+    fisher = [r for r in rows if r["statistic"] == "spearman_fisher"]
+    assert [r["ours"] for r in fisher] == pytest.approx([row["fisher"]["rho"] for row in res["correlations"]])
+    importance.run_importance(tmp_path / "other_net", sizes=(784, 8, 10), **kw)
+    assert not (tmp_path / "other_net" / "published_comparison.csv").exists()
+    assert "published_fig5" not in json.loads((tmp_path / "other_net" / "importance.json").read_text())

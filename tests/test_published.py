@@ -2,6 +2,7 @@
 (minisyn.experiments.published; docs/results/differences.md, A4 and A6)."""
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -82,3 +83,54 @@ def test_runs_with_no_published_counterpart_write_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="grid"):
         published.compare(records, grid="1e-2")
+
+
+# -- Fig. 5 ---------------------------------------------------------------------------
+def _importance_like(value):
+    """A spearman_table / loglog_slopes pair for a 3-layer network with every entry set from ``value``."""
+    corr = [{q: {"rho": value(j, q), "p": 0.0, "n": 10} for q in ("fisher", "adam_lr", "proxy_lr", "input_rate")}
+            for j in range(3)]
+    slopes = [{"fitted": value(j, "slope_all"), "fitted_upper_half": value(j, "slope_upper_half"),
+               "predicted": -0.4, "n": 10} for j in range(3)]
+    return corr, slopes
+
+
+def test_the_fig5_summary_holds_every_rho_and_layer_of_the_authors_network():
+    rows = published.load_published_fig5()
+    assert sorted({round(r["rho"], 4) for r in rows}) == [0.5, 0.6667, 1.3333, 2.0]
+    for rho in {r["rho"] for r in rows}:
+        fisher = [r for r in rows if r["rho"] == rho and r["quantity"] == "fisher"]
+        assert [int(r["layer"]) for r in fisher] == [1, 2, 3]
+        assert [int(r["n_synapses"]) for r in fisher] == [784 * 100, 100 * 100, 100 * 10]
+        assert all(-1 <= r["spearman"] < 0 and r["slope_all"] < 0 for r in fisher)   # sigma falls with Fisher
+
+
+def test_an_importance_run_pairs_with_the_published_statistics_of_its_own_rho():
+    theirs = {(int(r["layer"]), r["quantity"]): r for r in published.load_published_fig5() if abs(r["rho"] - 2 / 3) < 1e-5}
+
+    def value(j, q):                                   # the published value + 0.01 * (layer index + 1)
+        if q.startswith("slope"):
+            return theirs[(j + 1, "fisher")][q] + 0.01 * (j + 1)
+        return theirs[(j + 1, q)]["spearman"] + 0.01 * (j + 1) if q != "adam_lr" else 0.5
+    corr, slopes = _importance_like(value)
+    rows = published.compare_importance(corr, slopes, 2 / 3)
+    assert len(rows) == 3 * 5                           # 3 Spearman + 2 slopes per layer; Adam's rate not saved
+    for r in rows:
+        assert r["delta"] == pytest.approx(0.01 * r["layer"])
+        assert r["ours"] - r["theirs"] == pytest.approx(r["delta"])
+    assert published.compare_importance(corr, slopes, 0.7) == []          # no such rho in the data
+    assert published.compare_importance(corr[:2], slopes[:2], 2 / 3) == []   # another network
+
+
+def test_write_importance_comparison_saves_the_table_and_the_figure(tmp_path):
+    corr, slopes = _importance_like(lambda j, q: -0.5 if q != "proxy_lr" else 0.5)
+    log = []
+    rows = published.write_importance_comparison(corr, slopes, 0.5, tmp_path, log=log.append)
+    assert {p.name for p in tmp_path.iterdir()} >= {"published_comparison.csv", "published_comparison.json",
+                                                     "published_comparison.png"}
+    with open(tmp_path / "published_comparison.csv") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == len(rows) == 15
+    assert "largest gap" in log[0]
+    assert published.write_importance_comparison(corr, slopes, 3.0, tmp_path / "none") == []
+    assert not (tmp_path / "none").exists()

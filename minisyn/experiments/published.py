@@ -1,4 +1,4 @@
-"""The authors' published data behind paper A's Figs. 2 and 3, and minisyn's sweep beside it.
+"""The authors' published data behind paper A's Figs. 2, 3 and 5, and minisyn's runs beside them.
 
 The data (``minisyn/data/authors_fig2_fig3_*.csv``, described in
 ``authors_fig2_fig3.md`` beside them) are the arrays the authors saved from
@@ -12,6 +12,15 @@ A sweep record is paired with the published point of the same noise setting,
 rho and c. Accuracies are compared as the authors saved them: from sampled
 weights (``acc_sampled``), in percent; sigma_bar over the weights only,
 biases excluded (A6).
+
+For Fig. 5 the authors saved per-synapse arrays (``data-fig5/``); what ships
+is minisyn's own summary of them (``authors_fig5_summary.csv``, made with
+:func:`minisyn.experiments.importance.spearman_table` and
+:func:`~minisyn.experiments.importance.loglog_slopes`, described in
+``authors_fig5.md``): per rho and layer, the Spearman correlation of sigma
+with the Fisher estimate, the proxy learning rate and the input rate, and the
+log-log slope of sigma on the Fisher estimate. :func:`compare_importance`
+sets a ``minisyn importance`` run beside the row of its rho.
 """
 from __future__ import annotations
 
@@ -25,7 +34,8 @@ from minisyn.experiments.kit import rho_label
 from minisyn.output import pyplot, save_csv, save_figure, save_json
 
 __all__ = ["FILES", "GRIDS", "CHANCE_MARGIN", "load_published", "compare", "summarize", "plot_comparison",
-           "write_comparison"]
+           "write_comparison", "FIG5_FILE", "FIG5_SIZES", "load_published_fig5", "compare_importance",
+           "write_importance_comparison"]
 
 #: the two versions of the data the repository held (see authors_fig2_fig3.md)
 FILES = {"head": "authors_fig2_fig3_head.csv", "first_upload": "authors_fig2_fig3_first_upload.csv"}
@@ -33,6 +43,16 @@ FILES = {"head": "authors_fig2_fig3_head.csv", "first_upload": "authors_fig2_fig
 GRIDS = {"1e-4": "c_if_start_1e-4", "1e-3": "c_if_start_1e-3"}
 #: a point counts in the summary where both accuracies lie this many points above chance (10 %)
 CHANCE_MARGIN = 5.0
+#: minisyn's summary of the authors' Fig. 5 arrays (see authors_fig5.md)
+FIG5_FILE = "authors_fig5_summary.csv"
+#: the network of the authors' Fig. 5 (784-100-100-10; layer 2 is the one the paper shows)
+FIG5_SIZES = (784, 100, 100, 10)
+#: the statistics compared for Fig. 5: Spearman per quantity (Adam's own rate was not saved), then slopes
+FIG5_SPEARMAN = ("fisher", "proxy_lr", "input_rate")
+FIG5_SLOPES = ("slope_all", "slope_upper_half")
+_FIG5_TITLES = {"spearman_fisher": "Spearman(sigma, Fisher)", "spearman_proxy_lr": "Spearman(sigma, eta/mean|g|)",
+                "spearman_input_rate": "Spearman(sigma, input rate)",
+                "slope_all": "slope, log sigma on log Fisher", "slope_upper_half": "the same, upper half by Fisher"}
 
 
 def load_published(version="head"):
@@ -158,4 +178,78 @@ def plot_comparison(records, out, grid="1e-4"):
     axes[0, 0].legend(fontsize=7, frameon=False)
     fig.suptitle(f"minisyn against the published Fig. 2/3 data\n(their c grid read as starting at {grid})",
                  fontsize=8)
+    return save_figure(fig, out, "published_comparison", dpi=110)
+
+
+# -- Fig. 5 -----------------------------------------------------------------------
+def load_published_fig5():
+    """minisyn's summary of the authors' Fig. 5 data: a list of dicts (``rho``, ``layer``,
+    ``quantity``, ``spearman``, ``slope_all``, ``slope_upper_half``, ``n_synapses``), numbers as
+    floats (NaN where the authors saved nothing to compute it from)."""
+    text = resources.files("minisyn").joinpath("data", FIG5_FILE).read_text()
+    return [{k: (v if k == "quantity" else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(text.splitlines())]
+
+
+def compare_importance(correlations, slopes, rho):
+    """Pair a ``minisyn importance`` run (its :func:`~minisyn.experiments.importance.spearman_table`
+    and :func:`~minisyn.experiments.importance.loglog_slopes`, one entry per layer) with the
+    authors' Fig. 5 data of the same rho.
+
+    Returns one dict per (layer, statistic): ``layer`` (1-based), ``statistic`` (``spearman_<q>``
+    for q in :data:`FIG5_SPEARMAN`, or ``slope_all`` / ``slope_upper_half`` of log sigma on log
+    Fisher), ``ours``, ``theirs`` and ``delta``; empty when the data hold no such rho or another
+    number of layers.
+    """
+    theirs = [r for r in load_published_fig5() if abs(r["rho"] - float(rho)) < 1e-5]   # the CSV has 6 digits
+    if not theirs or len(correlations) != int(max(r["layer"] for r in theirs)) or len(slopes) != len(correlations):
+        return []
+    by = {(int(r["layer"]), r["quantity"]): r for r in theirs}
+    rows = []
+    for j, (corr, slope) in enumerate(zip(correlations, slopes), start=1):
+        pairs = [(f"spearman_{q}", corr[q]["rho"], by[(j, q)]["spearman"]) for q in FIG5_SPEARMAN]
+        pairs += [("slope_all", slope["fitted"], by[(j, "fisher")]["slope_all"]),
+                  ("slope_upper_half", slope["fitted_upper_half"], by[(j, "fisher")]["slope_upper_half"])]
+        rows += [{"layer": j, "statistic": name, "ours": float(a), "theirs": float(b), "delta": float(a) - float(b)}
+                 for name, a, b in pairs]
+    return rows
+
+
+def write_importance_comparison(correlations, slopes, rho, out, log=print):
+    """Write ``published_comparison.csv`` / ``.json`` and the figure for an importance run beside
+    the authors' Fig. 5 data (:func:`compare_importance`); return the rows (``[]``: nothing written)."""
+    rows = compare_importance(correlations, slopes, rho)
+    if not rows:
+        return []
+    out = Path(out)
+    save_csv(out / "published_comparison.csv", ["rho", "layer", "statistic", "ours", "theirs", "delta"],
+             [[float(rho), r["layer"], r["statistic"], r["ours"], r["theirs"], r["delta"]] for r in rows])
+    save_json(out / "published_comparison.json", {"rho": float(rho), "source": FIG5_FILE, "rows": rows})
+    worst = max((r for r in rows if np.isfinite(r["delta"])), key=lambda r: abs(r["delta"]), default=None)
+    if worst is not None:
+        log(f"published Fig. 5 (rho {rho_label(rho)}): largest gap {worst['delta']:+.3f} "
+            f"({worst['statistic']}, layer {worst['layer']}); published_comparison.csv has all "
+            f"{len(rows)} statistics")
+    plot_importance_comparison(rows, rho, out)
+    return rows
+
+
+def plot_importance_comparison(rows, rho, out):
+    """One panel per statistic: minisyn's value (colour) and the authors' (black) for each layer."""
+    plt = pyplot()
+    names = list(dict.fromkeys(r["statistic"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(2.1 * len(names) + 0.3, 2.6), constrained_layout=True)
+    for ax, name in zip(np.atleast_1d(axes), names):
+        mine = [r for r in rows if r["statistic"] == name]
+        layers = [r["layer"] for r in mine]
+        ax.plot(layers, [r["theirs"] for r in mine], "s", mec="k", mfc="none", label="authors' data")
+        ax.plot(layers, [r["ours"] for r in mine], "o", color="tab:green", ms=4, label="minisyn")
+        ax.axhline(0, color="0.8", lw=0.6)
+        ax.set_xticks(layers)
+        ax.set_xlabel("layer")
+        if name.startswith("spearman_"):
+            ax.set_ylim(-1.05, 1.05)
+        ax.set_title(_FIG5_TITLES.get(name, name), fontsize=8)
+    np.atleast_1d(axes)[0].legend(fontsize=7, frameon=False)
+    fig.suptitle(rf"minisyn against the authors' Fig. 5 data, $\rho$ = {rho_label(rho)}", fontsize=8)
     return save_figure(fig, out, "published_comparison", dpi=110)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +135,13 @@ def test_write_importance_comparison_saves_the_table_and_the_figure(tmp_path):
     assert "largest gap" in log[0]
     assert published.write_importance_comparison(corr, slopes, 3.0, tmp_path / "none") == []
     assert not (tmp_path / "none").exists()
+
+
+def test_several_runs_can_share_one_comparison_figure(tmp_path):
+    def record(noise, c, acc):
+        return {"noise": noise, "rho": 0.5, "c": c, "test_accuracy": {"sampled": acc}, "sigma_bar": 0.1,
+                "sigma_bar_weights": 0.1}
+    series = {"--paper": [record("heterogeneous", 1.0, 0.97), record("homogeneous", 1.0, 0.89)],
+              "--authors": [record("heterogeneous", 1.0, 0.96)]}
+    paths = published.plot_comparison(series, tmp_path, stem="both")
+    assert {p.name for p in map(Path, paths)} >= {"both.png", "both.pdf"}

@@ -140,22 +140,27 @@ def write_comparison(records, out, log=print):
     return result
 
 
-def plot_comparison(records, out, grid="1e-4"):
+def plot_comparison(records, out, grid="1e-4", stem="published_comparison"):
     """Accuracy and sigma_bar against c, one column per rho: minisyn's records (colour) over the
-    published points (black: heterogeneous, open: homogeneous) on the ``grid`` reading."""
+    published points (black: heterogeneous, open: homogeneous) on the ``grid`` reading.
+
+    ``records`` is one list of sweep records, or a dict ``{label: records}`` to set several runs
+    (e.g. minisyn's ``--paper`` and ``--authors`` settings) beside the same published points;
+    each label gets its own line style.
+    """
     plt = pyplot()
+    series = records if isinstance(records, dict) else {"minisyn": records}
     column = _c_column("head", grid)
     published = load_published("head")
-    rhos = sorted({float(r["rho"]) for r in records})
+    rhos = sorted({float(r["rho"]) for recs in series.values() for r in recs})
     fig, axes = plt.subplots(2, len(rhos), figsize=(3.3 * len(rhos) + 0.4, 5.4), squeeze=False,
                              constrained_layout=True)
     colours = {"heterogeneous": "tab:green", "homogeneous": "tab:orange"}
+    styles = ["o-", "^--", "s:", "v-."]
     for j, rho in enumerate(rhos):
         for noise, colour in colours.items():
             theirs = sorted((r for r in published if r["noise"] == noise and abs(r["rho"] - rho) < 1e-9),
                             key=lambda r: r[column])
-            ours = sorted((r for r in records if r["noise"] == noise and abs(float(r["rho"]) - rho) < 1e-9),
-                          key=lambda r: float(r["c"]))
             face = "k" if noise == "heterogeneous" else "none"
             for i, (mine, their) in enumerate(((lambda r: 100 * r["test_accuracy"]["sampled"], "accuracy_pct"),
                                                (lambda r: r.get("sigma_bar_weights", r["sigma_bar"]),
@@ -164,9 +169,12 @@ def plot_comparison(records, out, grid="1e-4"):
                 if theirs:
                     ax.plot([r[column] for r in theirs], [r[their] for r in theirs], "s", ms=3.5,
                             mec="k", mfc=face, label=f"published, {noise}")
-                if ours:
-                    ax.plot([float(r["c"]) for r in ours], [mine(r) for r in ours], "o-", ms=3, color=colour,
-                            label=f"minisyn, {noise}")
+                for n, (label, recs) in enumerate(series.items()):
+                    ours = sorted((r for r in recs if r["noise"] == noise and abs(float(r["rho"]) - rho) < 1e-9),
+                                  key=lambda r: float(r["c"]))
+                    if ours:
+                        ax.plot([float(r["c"]) for r in ours], [mine(r) for r in ours], styles[n % len(styles)],
+                                ms=3, color=colour, label=f"{label}, {noise}")
                 ax.set_xscale("log")
                 if i == 1:
                     ax.set_yscale("log")
@@ -175,10 +183,10 @@ def plot_comparison(records, out, grid="1e-4"):
         axes[0, j].set_ylim(0, 100)
     axes[0, 0].set_ylabel("test accuracy, sampled (%)")
     axes[1, 0].set_ylabel(r"$\bar\sigma$ (weights)")
-    axes[0, 0].legend(fontsize=7, frameon=False)
+    axes[0, 0].legend(fontsize=6 if len(series) > 1 else 7, frameon=False)
     fig.suptitle(f"minisyn against the published Fig. 2/3 data\n(their c grid read as starting at {grid})",
                  fontsize=8)
-    return save_figure(fig, out, "published_comparison", dpi=110)
+    return save_figure(fig, out, stem, dpi=110)
 
 
 # -- Fig. 5 -----------------------------------------------------------------------

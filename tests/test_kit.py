@@ -34,6 +34,15 @@ def test_rho_takes_a_fraction_in_every_command(command):
     assert np.ravel(args.rho)[0] == pytest.approx(2 / 3)
 
 
+@pytest.mark.parametrize("command", ["sweep", "importance"])
+def test_relu_after_reads_zeros_and_ones_in_every_command_that_places_relus(command):
+    assert kit.bools("0, 1,1") == (False, True, True)
+    with pytest.raises(argparse.ArgumentTypeError, match="0s and 1s"):
+        kit.bools("1,2")
+    args = build_parser().parse_args([command, "--relu-after", "1,1,0"])
+    assert args.relu_after == (True, True, False)
+
+
 def test_help_states_each_default_once(capsys):
     for command in ("train", "sweep", "lifelong", "energy-info", "importance", "bayes", "analyse", "perceptron"):
         with pytest.raises(SystemExit):

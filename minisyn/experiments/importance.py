@@ -442,6 +442,7 @@ def register(sub):
     g.add_argument("--sigma-init", type=float, default=None,
                    help=f"initial sigma (default: {QUICK['sigma_init']:g}; paper: {PAPER['sigma_init']:g})")
     g.add_argument("--scheme", choices=("weights", "local"), default="weights")
+    kit.add_relu_option(g)
     kit.add_inputs_option(g)
     p.set_defaults(inputs=None)            # from the preset
     kit.add_data_options(p)

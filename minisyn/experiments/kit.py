@@ -37,7 +37,7 @@ from minisyn.backend import Backend
 from minisyn.output import atomic_write, load_json, save_json, save_npz, to_jsonable
 from minisyn.train import prepare_arrays
 
-__all__ = ["demo_parser", "preset_value", "preset_help", "RunFolder", "run_id", "check_same_run", "Terminated", "Signals", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names",
+__all__ = ["demo_parser", "preset_value", "preset_help", "RunFolder", "run_id", "check_same_run", "Terminated", "Signals", "DEFAULT_THREADS", "blas_threads", "apply_preset", "CLIError", "Formatter", "INPUTS", "DATASETS", "fraction", "natural", "floats", "sizes", "ints", "names", "bools", "add_relu_option",
            "add_data_options", "add_inputs_option", "add_run_options", "backend_from_args", "prepare_out_dir",
            "subset", "Data", "prepare_data", "data_from_args", "RunStore", "at_least", "rho_label"]
 
@@ -174,6 +174,21 @@ def sizes(text):
     if len(widths) < 2 or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"sizes need at least two positive widths, got {text!r}")
     return widths
+
+
+def bools(text):
+    """Comma-separated 0s and 1s, ``'0,1,1'`` -> ``(False, True, True)`` (e.g. ``--relu-after``)."""
+    parts = [t.strip() for t in str(text).split(",")]
+    if not parts or any(t not in ("0", "1") for t in parts):
+        raise argparse.ArgumentTypeError(f"expected 0s and 1s separated by commas, got {text!r}")
+    return tuple(t == "1" for t in parts)
+
+
+def add_relu_option(group, authors="0,1,1"):
+    """``--relu-after``: where the ReLUs go (:class:`minisyn.network.MLP`'s ``relu_after``)."""
+    group.add_argument("--relu-after", type=bools, default=None, metavar="0,1,1",
+                       help="whether a ReLU follows each layer, comma separated (default: every hidden layer, "
+                            f"not the output; --authors: {authors}, docs/results/differences.md A1)")
 
 
 def at_least(name, value, low=1):

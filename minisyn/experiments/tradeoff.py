@@ -38,7 +38,6 @@ Measured results: docs/results/tradeoff.md.
 """
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import signal
 import sys
@@ -490,14 +489,6 @@ def plot_sweep(records, out):
 
 
 # -- the command line -------------------------------------------------------------
-def _bools(text):
-    """``0,1,1`` -> (False, True, True)."""
-    parts = [t.strip() for t in str(text).split(",")]
-    if not parts or any(t not in ("0", "1") for t in parts):
-        raise argparse.ArgumentTypeError(f"expected 0s and 1s separated by commas, got {text!r}")
-    return tuple(t == "1" for t in parts)
-
-
 def register(sub):
     q, pp = QUICK_SETTINGS, PAPER_SETTINGS
     h = kit.preset_help(q, pp)
@@ -564,9 +555,7 @@ def register(sub):
                         "most about --lr per step, so short runs need a larger --lr or --sigma-init for "
                         "sigma to move")
     g.add_argument("--eval-samples", type=int, default=10, help="samples S of the predictive accuracy")
-    g.add_argument("--relu-after", type=_bools, default=None, metavar="0,1,1",
-                   help="whether a ReLU follows each layer, comma separated (default: every hidden layer, "
-                        "not the output; --authors: 0,1,1)")
+    kit.add_relu_option(g)
     g.add_argument("--homogeneous-cost", choices=tuple(HOMOGENEOUS_COSTS), default=None,
                    help="a homogeneous network's cost: 'single' N c sigma^-rho (MODEL.md §A4), or 'authors' "
                         "2 N c sigma^-rho, as the authors' code adds the per-synapse costs to N cost(sigma) "

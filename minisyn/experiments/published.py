@@ -153,8 +153,9 @@ def plot_comparison(records, out, grid="1e-4", stem="published_comparison"):
     column = _c_column("head", grid)
     published = load_published("head")
     rhos = sorted({float(r["rho"]) for recs in series.values() for r in recs})
-    fig, axes = plt.subplots(2, len(rhos), figsize=(3.3 * len(rhos) + 0.4, 5.4), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(2, len(rhos), figsize=(max(3.3 * len(rhos) + 0.4, 6.0 if len(series) > 1 else 0),
+                                                    5.4 + 0.25 * len(series) * (len(series) > 1)),
+                             squeeze=False, constrained_layout=True)
     colours = {"heterogeneous": "tab:green", "homogeneous": "tab:orange"}
     styles = ["o-", "^--", "s:", "v-."]
     for j, rho in enumerate(rhos):
@@ -183,7 +184,11 @@ def plot_comparison(records, out, grid="1e-4", stem="published_comparison"):
         axes[0, j].set_ylim(0, 100)
     axes[0, 0].set_ylabel("test accuracy, sampled (%)")
     axes[1, 0].set_ylabel(r"$\bar\sigma$ (weights)")
-    axes[0, 0].legend(fontsize=6 if len(series) > 1 else 7, frameon=False)
+    if len(series) > 1:                  # many labels: under the panels
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=6,
+                   frameon=False)
+    else:
+        axes[0, 0].legend(fontsize=7, frameon=False)
     fig.suptitle(f"minisyn against the published Fig. 2/3 data\n(their c grid read as starting at {grid})",
                  fontsize=8)
     return save_figure(fig, out, stem, dpi=110)

@@ -430,7 +430,8 @@ def register(sub):
                         "--paper's, with lr 1e-4 (line 177), --lambda 0.01 (89), standardised pixels (18), "
                         "float64 (45-50), the ReLUs after layers 2 and 3 only (96-109), and the importance "
                         "accumulated from the whole objective's gradient with the network frozen (139-162); "
-                        "docs/results/differences.md, A12")
+                        "docs/results/differences.md, A12. The authors' Fig. 5 data fit --relu-after 1,1,0 in "
+                        "layer 3 (measured there)")
     g.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs (default: {QUICK['epochs']}; paper: {PAPER['epochs']})")
     g.add_argument("--extra-epochs", type=int, default=None,

@@ -526,7 +526,8 @@ def register(sub):
                         "3 only (lines 110-114), the homogeneous cost counted twice (61-80), --lambda 0.01 "
                         "(104), c from 1e-4 to 10^3.25 (the grid the published data line up on) and float64 "
                         "(45-50); docs/results/differences.md traces each. On MNIST the runs are compared "
-                        "with the published data (published_comparison.*)")
+                        "with the published data (published_comparison.*). The published data fit "
+                        "--relu-after 1,1,0 --homogeneous-cost single (or --paper) instead: measured there")
     g.add_argument("--rho", type=kit.floats, default=None,
                    help="reliability-cost exponents, comma separated (fractions allowed: 1/2,2/3,4/3,2) "
                         + h("rhos"))

@@ -184,11 +184,11 @@ def bools(text):
     return tuple(t == "1" for t in parts)
 
 
-def add_relu_option(group, authors="0,1,1"):
+def add_relu_option(group):
     """``--relu-after``: where the ReLUs go (:class:`minisyn.network.MLP`'s ``relu_after``)."""
     group.add_argument("--relu-after", type=bools, default=None, metavar="0,1,1",
                        help="whether a ReLU follows each layer, comma separated (default: every hidden layer, "
-                            f"not the output; --authors: {authors}, docs/results/differences.md A1)")
+                            "not the output; --authors: 0,1,1, docs/results/differences.md A1)")
 
 
 def at_least(name, value, low=1):

@@ -49,7 +49,6 @@ FIG5_FILE = "authors_fig5_summary.csv"
 FIG5_SIZES = (784, 100, 100, 10)
 #: the statistics compared for Fig. 5: Spearman per quantity (Adam's own rate was not saved), then slopes
 FIG5_SPEARMAN = ("fisher", "proxy_lr", "input_rate")
-FIG5_SLOPES = ("slope_all", "slope_upper_half")
 _FIG5_TITLES = {"spearman_fisher": "Spearman(sigma, Fisher)", "spearman_proxy_lr": "Spearman(sigma, eta/mean|g|)",
                 "spearman_input_rate": "Spearman(sigma, input rate)",
                 "slope_all": "slope, log sigma on log Fisher", "slope_upper_half": "the same, upper half by Fisher"}

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,34 @@ def test_signals_are_noted_once_deferred_and_the_handlers_come_back():
         time.sleep(0.1)
     assert signals.late == ["SIGTERM"]
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+@pytest.mark.parametrize("sig, error", [(signal.SIGTERM, kit.Terminated), (signal.SIGINT, KeyboardInterrupt)],
+                         ids=["SIGTERM", "SIGINT"])
+def test_a_signal_handled_inside_a_garbage_collection_callback_is_not_lost(capfd, sig, error):
+    """Python drops an exception raised in a weak reference's callback ("Exception ignored"): the
+    handler's interruption would be lost and the run go on, as it once did in CI."""
+    class Thing:
+        pass
+
+    def callback(_):
+        signal.raise_signal(sig)                      # the handler runs here, inside the callback
+
+    hook = sys.unraisablehook
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with kit.Signals() as signals:
+            thing = Thing()
+            ref = weakref.ref(thing, callback)
+            with pytest.raises(error):
+                del thing                             # the callback runs, its exception is dropped
+                for _ in range(200):                  # ... and the signal comes again a moment later
+                    time.sleep(0.01)
+            assert ref() is None and signals.redelivered == 1
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    assert "Exception ignored" not in capfd.readouterr().err
+    assert sys.unraisablehook is hook                       # put back
 
 
 @pytest.mark.parametrize("sig, error", [(signal.SIGTERM, kit.Terminated), (signal.SIGINT, KeyboardInterrupt)],

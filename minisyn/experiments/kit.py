@@ -26,6 +26,8 @@ import os
 import shutil
 import signal
 import sys
+import threading
+import _thread
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -331,15 +333,26 @@ class Signals:
     with ``ignore_after`` (the console command, about to exit) both signals are
     ignored instead, since at exit Python resets its own handlers to the
     default, which would kill the finished process with no message.
+
+    Python runs a signal's handler wherever the main thread happens to be,
+    and that may be a garbage-collection callback (a weak reference's, an
+    object's ``__del__``), where an exception is printed as "Exception
+    ignored" and dropped: the signal would be lost and the run go on. Within
+    the block, :func:`sys.unraisablehook` catches such a dropped
+    interruption and delivers its signal again a moment later, to the main
+    thread, where it is raised as usual.
     """
 
     NAMES = ("SIGINT", "SIGTERM")
+    REDELIVER_S = 0.01
 
     def __init__(self, ignore_after=False):
         self.ignore_after = bool(ignore_after)
         self.previous = {}
         self.late = []
         self.deferred = False
+        self.redelivered = 0
+        self._hook = None
 
     def __enter__(self):
         try:
@@ -347,7 +360,19 @@ class Signals:
             self.previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
         except ValueError:                      # not the main thread: leave the signals alone
             self.previous = {}
+            return self
+        self._hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
+
+    def _unraisable(self, info):
+        """An interruption raised where Python drops exceptions: deliver its signal again."""
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            return self._hook(info)
+        signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
+        self.redelivered += 1
+        timer = threading.Timer(self.REDELIVER_S, _thread.interrupt_main, (signum,))
+        timer.daemon = True
+        timer.start()
 
     @staticmethod
     def _terminated(signum, frame):
@@ -365,6 +390,8 @@ class Signals:
     def __exit__(self, kind, error, tb):
         for signum, handler in self.previous.items():
             signal.signal(signum, signal.SIG_IGN if self.ignore_after else handler)
+        if self._hook is not None:
+            sys.unraisablehook, self._hook = self._hook, None
         return False
 
 

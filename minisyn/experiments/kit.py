@@ -370,7 +370,7 @@ class Signals:
             return self._hook(info)
         signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
         self.redelivered += 1
-        timer = threading.Timer(self.REDELIVER_S, _thread.interrupt_main, (signum,))
+        timer = threading.Timer(self.REDELIVER_S, _deliver_to_main_thread, (signum,))
         timer.daemon = True
         timer.start()
 
@@ -393,6 +393,15 @@ class Signals:
         if self._hook is not None:
             sys.unraisablehook, self._hook = self._hook, None
         return False
+
+
+def _deliver_to_main_thread(signum):
+    """Send ``signum`` to the main thread: a real signal where there are threads' signals (it
+    wakes a main thread that waits on a lock or a pipe), Python's simulated one elsewhere."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident, signum)
+    else:
+        _thread.interrupt_main(signum)
 
 
 def _alive(pid):

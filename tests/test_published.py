@@ -48,6 +48,15 @@ def test_records_pair_with_the_points_of_their_own_c_on_the_chosen_grid():
     assert np.mean([abs(p["delta_pct"]) for p in shifted]) > 3.0
 
 
+def test_a_c_typed_with_fewer_digits_meets_its_grid_point_and_no_other():
+    row = next(r for r in published.load_published("head")
+               if r["noise"] == "heterogeneous" and r["rho"] == 0.5 and r["k"] == 26)      # c = 10^2.5
+    assert [p["k"] for p in published.compare([record_from(row, 316.2277)])] == [26]
+    assert [p["k"] for p in published.compare([record_from(row, 316.0)])] == [26]
+    assert published.compare([record_from(row, 320.0)]) == []
+    assert published.compare([record_from(row, 421.7)]) == []      # half way to the next point
+
+
 def test_the_summary_leaves_out_points_at_chance_and_reports_mean_and_largest_gap():
     head = published.load_published("head")
     records = [record_from(r, r["c_if_start_1e-4"], shift=(2.0 if r["k"] % 2 else -4.0)) for r in head]

@@ -90,13 +90,11 @@ def compare(records, grid="1e-4", version="head"):
         published.setdefault((r["noise"], round(r["rho"], 9)), []).append(r)
     pairs = []
     for rec in records:
-        c = float(rec["c"])
-        # a c typed with fewer digits (--c-min 177.8279) still meets its grid point, 78 % from the next
-        theirs = [r for r in published.get((rec["noise"], round(float(rec["rho"]), 9)), [])
-                  if abs(c - r[column]) <= C_REL_TOL * r[column]]
-        if not theirs:
+        c = float(rec["c"])                    # typed with fewer digits (--c-min 177.8279) it still meets its point
+        theirs = next((r for r in published.get((rec["noise"], round(float(rec["rho"]), 9)), [])
+                       if abs(c - r[column]) <= C_REL_TOL * r[column]), None)
+        if theirs is None:
             continue
-        theirs = theirs[0]
         ours = 100.0 * float(rec["test_accuracy"]["sampled"])
         pairs.append({"noise": rec["noise"], "rho": float(rec["rho"]), "c": float(rec["c"]), "k": int(theirs["k"]),
                       "ours_pct": ours, "theirs_pct": theirs["accuracy_pct"],
